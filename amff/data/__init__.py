@@ -1,0 +1,1 @@
+"""Cohorts: the folder format, the simulator, preprocessing and tensors."""
