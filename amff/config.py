@@ -39,7 +39,7 @@ class ModelConfig:
     tabular_tokens: int = 4  # the record MLP's output is read as this many tokens
     text_layers: int = 2  # transformer encoder layers over the note
     text_max_len: int = 128  # WordPiece tokens kept per note
-    image_width: int = 32  # ResNet-18 base width (torchvision's is 64; see nn/encoders.py)
+    image_width: int = 16  # ResNet-18 base width (torchvision uses 64; see nn/encoders.py)
     rna_hidden: int = 256
     rna_tokens: int = 4
     # level 2 -----------------------------------------------------------------

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Modality(str, Enum):
+class Modality(StrEnum):
     """A data modality. The value is the name used in files, flags and JSON keys."""
 
     TABULAR = "tabular"

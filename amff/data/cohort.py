@@ -347,7 +347,9 @@ def _read_table(data: bytes, name: str) -> pd.DataFrame:
     """Parse CSV bytes into a frame of strings ('' for empty cells), with checks."""
     text = _decode_text(data, name)
     if not text.strip():
-        raise InputError(f"{name}: the file is empty; it needs a header row and one row per patient")
+        raise InputError(
+            f"{name}: the file is empty; it needs a header row and one row per patient"
+        )
     first_line = text.splitlines()[0]
     try:
         header = next(csv.reader([first_line]))
@@ -503,8 +505,7 @@ def parse_rnaseq(data: bytes, name: str, known: set[str] | None) -> pd.DataFrame
     if not finite.all():
         row, col = (int(v[0]) for v in np.nonzero(~finite))
         raise InputError(
-            f"{name}: gene {genes.columns[col]!r}, row {row + 2} is infinite; counts must be "
-            "finite"
+            f"{name}: gene {genes.columns[col]!r}, row {row + 2} is infinite; counts must be finite"
         )
     if (array < 0).any():
         row, col = (int(v[0]) for v in np.nonzero(array < 0))

@@ -1,0 +1,5 @@
+"""python -m amff ..."""
+
+from amff.cli import main
+
+raise SystemExit(main())

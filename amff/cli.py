@@ -1,0 +1,379 @@
+"""Command line: simulate, train, evaluate, predict, and the commands other modules add.
+
+Bad input ends with one line on stderr, `error: <what, where, how to fix>`, exit status 2, no
+traceback, and nothing written. Modules that own a command (explain, reproduce, bench)
+expose `add_cli(subparsers)`, which adds their parser with `set_defaults(func=handler)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import json
+import logging
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from amff.errors import InputError
+
+log = logging.getLogger("amff")
+PLUGINS = ("amff.explain", "amff.experiments", "amff.bench")
+
+
+class CliError(InputError):
+    """A bad flag or argument combination."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, status 2 (argparse's own convention)
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
+# -- progress ------------------------------------------------------------------------------
+class TqdmProgress:
+    """Trainer callback: one tqdm bar per fit, showing the running validation AUROC."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.bar: Any = None
+
+    def on_fit_start(self, name: str, epochs: int) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=epochs, desc=f"train {name}", unit="epoch", disable=self.quiet)
+
+    def on_epoch_end(self, name: str, record: dict[str, Any]) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix(
+                val_auroc=f"{record['val_auroc']:.3f}", loss=f"{record['val_loss']:.3f}"
+            )
+            self.bar.update(1)
+
+    def on_fit_end(self, name: str, result: Any) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+# -- commands ------------------------------------------------------------------------------
+def _sim_config(args: argparse.Namespace) -> Any:
+    from amff.data.simulate import SimConfig
+
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(SimConfig)}
+    return SimConfig(**values)
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from amff.data.simulate import oracle_report, simulate
+
+    config = _sim_config(args)
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise CliError(f"{out}: already exists and is not empty; choose a new --out folder")
+    with tqdm(total=config.n, desc="simulate", unit="patient", disable=args.quiet) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.update(done - bar.n)
+
+        cohort = simulate(config, progress=progress)
+    cohort.write(out)
+    report = oracle_report(cohort)
+    print(
+        f"wrote {len(cohort)} patients to {out}; Bayes (latent) AUROC {report['bayes_auroc']:.3f}, "
+        f"ceiling given the noisy readings {report['noisy_ceiling_auroc']:.3f}, "
+        f"prevalence {report['prevalence']:.3f}"
+    )
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from amff.checkpoint import save_checkpoint
+    from amff.config import ModelConfig, TrainConfig
+    from amff.data.cohort import read_cohort
+    from amff.train import train
+
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        raise CliError(f"{out}: already exists; choose another --out or pass --overwrite")
+    cohort = read_cohort(args.data)
+    if cohort.labels is None:
+        raise InputError(
+            f"{Path(args.data) / 'clinical.csv'}: no label column; training needs 0/1 labels"
+        )
+    model_config = ModelConfig(kind=args.model)
+    if args.no_cross_attention:
+        model_config.cross_attention = False
+    if args.mean_pooling:
+        model_config.pooling = "mean"
+    train_config = TrainConfig(
+        epochs=args.epochs,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        modality_dropout=args.modality_dropout,
+        patience=args.patience,
+    )
+    trained = train(
+        cohort,
+        model_config,
+        train_config,
+        callbacks=[TqdmProgress(args.quiet)],
+        device=_device(args.device),
+    )
+    save_checkpoint(
+        out,
+        trained.model,
+        trained.preprocessor,
+        trained.model_config,
+        trained.train_config,
+        trained.threshold,
+        trained.history,
+        {"validation": trained.metrics},
+    )
+    print(
+        f"saved {args.model} checkpoint to {out} (validation AUROC "
+        f"{trained.metrics['val_auroc']:.3f}, threshold {trained.threshold:.3f})"
+    )
+    return 0
+
+
+def _device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise CliError("--device cuda: no CUDA GPU is available here; use --device cpu or auto")
+    return name
+
+
+def _modalities(text: str | None) -> tuple[Any, ...]:
+    from amff.modalities import parse_modalities
+
+    try:
+        return parse_modalities(text)
+    except ValueError as exc:
+        raise CliError(f"--modalities: {exc}") from None
+
+
+def evaluate_cohort(
+    predictor: Any, cohort: Any, modalities: Sequence[Any] | None
+) -> dict[str, Any]:
+    """Metrics of one modality subset on a labelled cohort (patients with none of it skipped)."""
+    import numpy as np
+
+    from amff import metrics
+
+    encoded = predictor.encode(cohort)
+    arrays = predictor.predict_arrays(encoded, modalities)
+    prob = arrays["probability"]
+    keep = ~np.isnan(prob)
+    result = metrics.all_metrics(encoded.labels[keep], prob[keep], predictor.threshold)
+    result["n_without_modalities"] = int((~keep).sum())
+    return result
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import amff
+    from amff.modalities import all_subsets, subset_name
+
+    predictor = amff.load(args.checkpoint)
+    cohort = amff.read_cohort(args.data)
+    if cohort.labels is None:
+        raise InputError(
+            f"{Path(args.data) / 'clinical.csv'}: no label column; evaluate needs 0/1 labels "
+            "(use predict for unlabelled patients)"
+        )
+    chosen = _modalities(args.modalities)
+    result: dict[str, Any] = {"checkpoint": str(args.checkpoint), "kind": predictor.kind}
+    result["modalities"] = subset_name(chosen)
+    result.update(evaluate_cohort(predictor, cohort, chosen))
+    if cohort.truth is not None and "p_true" in cohort.truth.columns:
+        from amff import metrics
+
+        truth = cohort.truth.loc[cohort.ids, "p_true"].to_numpy(dtype=float)
+        result["bayes_auroc"] = metrics.auroc(cohort.labels.loc[cohort.ids].to_numpy(), truth)
+    if args.all_subsets:
+        result["subsets"] = [
+            {"modalities": subset_name(s), **evaluate_cohort(predictor, cohort, s)}
+            for s in all_subsets()
+        ]
+    print(json.dumps(_finite(result), indent=1))
+    return 0
+
+
+def _finite(value: Any) -> Any:
+    """JSON-safe: NaN becomes null."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    import amff
+
+    out = Path(args.out)
+    if out.is_dir():
+        raise CliError(f"--out {out}: is a folder; give a file name such as preds.csv")
+    if not out.parent.exists():
+        raise CliError(f"--out {out}: folder {out.parent} does not exist; create it first")
+    predictor = amff.load(args.checkpoint)
+    cohort = amff.read_cohort(args.data)
+    frame = predictor.predict(cohort, _modalities(args.modalities))
+    write_csv_atomic(frame, out)
+    print(f"wrote {len(frame)} predictions to {out}")
+    return 0
+
+
+def write_csv_atomic(frame: Any, out: Path) -> None:
+    """Write a CSV so a reader never sees half a file (temp file, then rename)."""
+    handle, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    os.close(handle)
+    try:
+        frame.to_csv(tmp, index=False, lineterminator="\n")
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def cmd_make_checkpoints(args: argparse.Namespace) -> int:
+    from amff.shipped import make_default_checkpoints
+
+    make_default_checkpoints(Path(args.out), epochs=args.epochs, quiet=args.quiet)
+    return 0
+
+
+# -- parser --------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m amff", description="AMFF-HT: train, evaluate and explain.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("simulate", help="write a simulated four-modality cohort folder")
+    p.add_argument("--out", required=True, help="the cohort folder to write (must be new)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_sim_knobs(p)
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("train", help="train a model on a cohort folder")
+    p.add_argument("--data", required=True, help="cohort folder (clinical.csv with labels)")
+    p.add_argument("--model", choices=["amff", "early", "late"], default="amff")
+    p.add_argument("--out", required=True, help="checkpoint folder to write")
+    p.add_argument("--epochs", type=_positive_int, default=30)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=_positive_int, default=64)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument(
+        "--modality-dropout",
+        type=float,
+        default=0.25,
+        help="probability of masking each present modality in training (0 = off)",
+    )
+    p.add_argument(
+        "--patience",
+        type=_positive_int,
+        default=6,
+        help="epochs without a better validation AUROC before stopping",
+    )
+    p.add_argument("--no-cross-attention", action="store_true", help="ablation")
+    p.add_argument("--mean-pooling", action="store_true", help="ablation: equal modality weights")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="held-out metrics as JSON on stdout")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--data", required=True, help="cohort folder with labels")
+    p.add_argument("--modalities", help="comma-separated subset, e.g. tabular,image (default all)")
+    p.add_argument("--all-subsets", action="store_true", help="add a row per modality subset")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="predictions CSV for a cohort folder")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--data", required=True, help="cohort folder (labels not needed)")
+    p.add_argument("--out", required=True, help="CSV file to write")
+    p.add_argument("--modalities", help="comma-separated subset, e.g. tabular,image (default all)")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("make-checkpoints", help="train the shipped default checkpoints")
+    p.add_argument("--out", default="checkpoints")
+    p.add_argument("--epochs", type=_positive_int, default=30)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_make_checkpoints)
+
+    for name in PLUGINS:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        if hasattr(module, "add_cli"):
+            module.add_cli(sub)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _add_sim_knobs(parser: argparse.ArgumentParser) -> None:
+    try:
+        from amff.data.simulate import SimConfig
+    except ImportError:
+        return
+    group = parser.add_argument_group("simulator knobs (defaults fixed before any comparison)")
+    for f in dataclasses.fields(SimConfig):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        kind = type(default)
+        flag = "--" + f.name.replace("_", "-")
+        help_text = f.metadata.get("help", "") + f" (default {default})"
+        if kind is bool:
+            group.add_argument(
+                flag,
+                dest=f.name,
+                action=argparse.BooleanOptionalAction,
+                default=default,
+                help=help_text,
+            )
+        else:
+            group.add_argument(flag, dest=f.name, type=kind, default=default, help=help_text)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s"
+    )
+    try:
+        return int(args.func(args) or 0)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyError as exc:
+        print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:
+        print(f"error: {exc.filename or ''}: {exc.strerror}; check the path", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing was written", file=sys.stderr)
+        return 130
