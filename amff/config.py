@@ -37,7 +37,7 @@ class ModelConfig:
     # level 1 -----------------------------------------------------------------
     tabular_hidden: int = 128  # record MLP hidden width
     tabular_tokens: int = 4  # the record MLP's output is read as this many tokens
-    text_layers: int = 2  # transformer encoder layers over the note
+    text_layers: int = 1  # transformer layers over the note (1 keeps CPU training fast)
     text_max_len: int = 128  # WordPiece tokens kept per note
     image_width: int = 16  # ResNet-18 base width (torchvision uses 64; see nn/encoders.py)
     rna_hidden: int = 256

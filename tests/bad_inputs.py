@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import pandas as pd
 from PIL import Image
 
 Kind = Literal["bad", "odd"]
@@ -747,7 +748,7 @@ def _check_na_cells(cohort) -> None:
 
 def _check_categorical(cohort) -> None:
     column = cohort.clinical["smoker"]
-    assert not np.issubdtype(column.dtype, np.number)
+    assert not pd.api.types.is_numeric_dtype(column.dtype)
     assert column.tolist()[:3] == ["never", "former", "current"]
     assert column.isna().tolist() == [False, False, False, True]
 
@@ -814,7 +815,7 @@ def _check_one_image(cohort) -> None:
     assert set(cohort.images) == {"p1"}
 
 
-BIG_NOTE = ("word " * 1_000_000).encode("utf-8")
+BIG_NOTE = ("word " * 999_999 + "word.").encode("utf-8")  # 5,000,000 characters
 ZERO_3000 = png_bytes(Image.new("L", (3000, 3000), 0))
 
 ODD_CASES: list[Case] = [
@@ -1148,7 +1149,7 @@ ODD_CASES: list[Case] = [
     Case(
         "notes_5mb",
         "odd",
-        _with(notes=b"patient_id,text\np1," + BIG_NOTE.strip() + b"\n"),
+        _with(notes=b"patient_id,text\np1," + BIG_NOTE + b"\n"),
         None,
         "notes",
         "notes.csv",

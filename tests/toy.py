@@ -48,7 +48,11 @@ def make_toy_cohort(
     notes = {}
     for i, pid in enumerate(ids):
         bank = WORDS_POS if txt[i] + 0.3 * rng.normal() > 0 else WORDS_NEG
-        words = list(rng.choice(bank, size=4)) if txt[i] != 0 else list(rng.choice(WORDS_NEG + WORDS_POS, size=4))
+        words = (
+            list(rng.choice(bank, size=4))
+            if txt[i] != 0
+            else list(rng.choice(WORDS_NEG + WORDS_POS, size=4))
+        )
         notes[pid] = "patient seen today. " + " ".join(words) + "."
     img = seen(Modality.IMAGE)
     images = {}

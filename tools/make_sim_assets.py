@@ -1,6 +1,6 @@
 """Write assets/sim_images.png (16 simulated images) and assets/sample_notes.md (two notes).
 
-    .venv/bin/python tools/make_sim_assets.py [--out assets]
+.venv/bin/python tools/make_sim_assets.py [--out assets]
 """
 
 from __future__ import annotations
@@ -70,8 +70,7 @@ def make_notes(cohort, out: Path) -> Path:
         row = truth.loc[pid]
         lines += [
             "",
-            f"## {title}: {pid} (p_true = {row['p_true']:.3f}, label = "
-            f"{int(cohort.labels[pid])})",
+            f"## {title}: {pid} (p_true = {row['p_true']:.3f}, label = {int(cohort.labels[pid])})",
             "",
             "```",
             cohort.notes[pid],

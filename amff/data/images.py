@@ -6,12 +6,33 @@ import io
 import warnings
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from amff.errors import InputError
 
 MAX_PIXELS = 50_000_000  # larger images are refused as possible decompression bombs
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".dcm")
+
+# formats that users send by mistake, named in the message: (magic bytes, offset, what it is)
+_OTHER_FORMATS: tuple[tuple[bytes, int, str], ...] = (
+    (b"%!PS", 0, "a PostScript (EPS) file"),
+    (b"\xc5\xd0\xd3\xc6", 0, "a PostScript (EPS) file"),
+    (b"%PDF", 0, "a PDF document"),
+    (b"GIF87a", 0, "a GIF image"),
+    (b"GIF89a", 0, "a GIF image"),
+    (b"BM", 0, "a BMP image"),
+    (b"II*\x00", 0, "a TIFF image"),
+    (b"MM\x00*", 0, "a TIFF image"),
+    (b"WEBP", 8, "a WebP image"),
+    (b"ftypheic", 4, "a HEIC image"),
+    (b"ftypmif1", 4, "a HEIF image"),
+    (b"\x00\x00\x00\x0cjP  ", 0, "a JPEG 2000 image"),
+    (b"\xff\x4f\xff\x51", 0, "a JPEG 2000 image"),
+    (b"PK\x03\x04", 0, "a ZIP archive"),
+    (b"\x1f\x8b", 0, "a gzip archive"),
+    (b"<svg", 0, "an SVG drawing"),
+    (b"<?xml", 0, "an XML (perhaps SVG) file"),
+)
 
 
 def sniff_format(data: bytes) -> str | None:
@@ -28,44 +49,67 @@ def sniff_format(data: bytes) -> str | None:
 def decode_image(data: bytes, name: str) -> np.ndarray:
     """Decode image bytes into a (H, W) float32 array in [0, 1].
 
-    RGB, RGBA, palette, CMYK and 16-bit images are made grayscale; DICOM is scaled by its
-    stored bit depth. `name` is used in error messages only.
+    RGB, RGBA, palette, CMYK and 16-bit images are made grayscale (ITU-R 601 luma); a JPEG's
+    EXIF orientation is applied; DICOM is scaled by its stored bit depth (MONOCHROME1 is
+    inverted). `name` is used in error messages only; every failure is an InputError.
     """
+    if not data:
+        raise InputError(f"{name}: the file is empty (0 bytes); export the image again")
     kind = sniff_format(data)
     if kind is None:
-        raise InputError(
-            f"{name}: not a PNG, JPEG or DICOM file by its content; "
-            "export the image as PNG, JPEG or DICOM"
-        )
+        raise InputError(f"{name}: {_describe(data)}; export the image as PNG, JPEG or DICOM")
     if kind == "dicom":
         return _decode_dicom(data, name)
     return _decode_pillow(data, name, kind)
 
 
+def _describe(data: bytes) -> str:
+    """What a file that is not PNG, JPEG or DICOM seems to be, for the message."""
+    head = data[:64].lstrip()
+    for magic, offset, what in _OTHER_FORMATS:
+        if data[offset : offset + len(magic)] == magic or head.startswith(magic):
+            return f"this is {what}, not a PNG, JPEG or DICOM file"
+    try:
+        data[:4096].decode("utf-8")
+        looks = " (it is text)"
+    except UnicodeDecodeError as exc:
+        looks = " (it is text)" if exc.start > 4090 else ""
+    return f"not a PNG, JPEG or DICOM file by its content{looks}"
+
+
+def _too_large(name: str, width: int, height: int) -> InputError:
+    return InputError(
+        f"{name}: {width}x{height} pixels is over the limit of {MAX_PIXELS:,} pixels (a guard "
+        "against decompression bombs); downscale the image"
+    )
+
+
 def _decode_pillow(data: bytes, name: str, kind: str) -> np.ndarray:
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as img:
+            with Image.open(io.BytesIO(data), formats=[kind.upper()]) as img:
                 width, height = img.size
-                if width * height > MAX_PIXELS or width < 1 or height < 1:
-                    raise InputError(
-                        f"{name}: {width}x{height} pixels is too large (limit {MAX_PIXELS:,} "
-                        "pixels, a guard against decompression bombs); downscale the image"
-                    )
+                if width < 1 or height < 1:
+                    raise InputError(f"{name}: the image has no pixels; export it again")
+                if width * height > MAX_PIXELS:
+                    raise _too_large(name, width, height)
                 img.load()
+                if img.getexif().get(0x0112, 1) != 1:  # EXIF orientation: show it upright
+                    img = ImageOps.exif_transpose(img)
                 array = _pillow_to_gray(img)
     except InputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise InputError(
-            f"{name}: the image claims too many pixels (a possible decompression bomb); "
-            "downscale the image"
+            f"{name}: the image claims more pixels than the limit of {MAX_PIXELS:,} (a guard "
+            "against decompression bombs); downscale the image"
         ) from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+    except Exception as exc:  # Pillow raises many kinds for damaged files
         raise InputError(
-            f"{name}: the {kind.upper()} file cannot be decoded ({_short(exc)}); "
-            "it may be truncated or damaged: export it again"
+            f"{name}: the {kind.upper()} file cannot be decoded ({_short(exc)}); it may be "
+            "truncated or damaged: export it again"
         ) from None
     if not np.all(np.isfinite(array)):
         raise InputError(f"{name}: the image has non-finite pixel values; export it again")
@@ -74,79 +118,104 @@ def _decode_pillow(data: bytes, name: str, kind: str) -> np.ndarray:
 
 def _pillow_to_gray(img: Image.Image) -> np.ndarray:
     mode = img.mode
-    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        array = np.asarray(img, dtype=np.float64)
-        top = 65535.0 if array.max(initial=0) <= 65535 else float(array.max())
-        return np.clip(array / top, 0.0, 1.0).astype(np.float32)
+    if mode.startswith("I;16") or mode == "I":
+        array = np.asarray(img).astype(np.float32)
+        lo, hi = float(array.min(initial=0)), float(array.max(initial=0))
+        if lo >= 0 and hi <= 65535:  # 16-bit data: scale by the depth, not by the maximum
+            return array / np.float32(65535.0)
+        return _stretch(array)
     if mode == "F":
-        array = np.asarray(img, dtype=np.float64)
-        lo, hi = float(np.nanmin(array)), float(np.nanmax(array))
-        return ((array - lo) / (hi - lo) if hi > lo else np.zeros_like(array)).astype(np.float32)
-    if mode == "CMYK":
-        img = img.convert("RGB")
-    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
-        img = img.convert("RGBA").convert("RGB")
+        array = np.asarray(img, dtype=np.float32)
+        if not np.all(np.isfinite(array)):
+            return array  # refused by the caller
+        return _stretch(array)
+    if mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in img.info):
+        img = img.convert("RGBA").convert("RGB")  # alpha dropped: medical images are opaque
+    elif mode not in ("L", "RGB", "1", "P"):
+        img = img.convert("RGB")  # CMYK, YCbCr, LAB, ...
     gray = img.convert("L")
-    return np.asarray(gray, dtype=np.float32) / 255.0
+    return np.asarray(gray, dtype=np.float32) / np.float32(255.0)
+
+
+def _stretch(array: np.ndarray) -> np.ndarray:
+    """Min-max to [0, 1]; a constant image is all zeros."""
+    lo, hi = float(array.min()), float(array.max())
+    if hi <= lo:
+        return np.zeros(array.shape, dtype=np.float32)
+    return ((array - lo) / (hi - lo)).astype(np.float32)
 
 
 def _decode_dicom(data: bytes, name: str) -> np.ndarray:
     import pydicom
-    from pydicom.errors import InvalidDicomError
 
-    try:
-        ds = pydicom.dcmread(io.BytesIO(data))
-    except (InvalidDicomError, EOFError, OSError, ValueError, KeyError, TypeError) as exc:
-        raise InputError(
-            f"{name}: the DICOM file cannot be read ({_short(exc)}); it may be truncated: "
-            "export it again"
-        ) from None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydicom warns about every odd value it reads
+        try:
+            ds = pydicom.dcmread(io.BytesIO(data))
+        except Exception as exc:  # pydicom raises many kinds for damaged files
+            raise InputError(
+                f"{name}: the DICOM file cannot be read ({_short(exc)}); it may be truncated "
+                "or damaged: export it again"
+            ) from None
+        try:
+            return _dicom_pixels(ds, name)
+        except InputError:
+            raise
+        except Exception as exc:
+            raise InputError(
+                f"{name}: the DICOM pixel data cannot be decoded ({_short(exc)}); the file may "
+                "be truncated, or compressed in a way that cannot be read here: export it "
+                "again, uncompressed (Explicit VR Little Endian)"
+            ) from None
+
+
+def _dicom_pixels(ds: object, name: str) -> np.ndarray:
     if "PixelData" not in ds:
         raise InputError(
-            f"{name}: the DICOM file has no pixel data (a report or structured document?); "
-            "give a DICOM image"
+            f"{name}: the DICOM file has no pixel data (truncated, or a report rather than an "
+            "image?); give a complete DICOM image"
         )
-    try:
-        rows, cols = int(ds.Rows), int(ds.Columns)
-    except (AttributeError, TypeError, ValueError):
-        raise InputError(f"{name}: the DICOM file lacks Rows/Columns; export it again") from None
-    if rows * cols > MAX_PIXELS:
+    rows, cols = int(ds.Rows), int(ds.Columns)
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    samples = int(ds.get("SamplesPerPixel", 1) or 1)
+    if rows < 1 or cols < 1:
+        raise InputError(f"{name}: the DICOM image has no pixels ({cols}x{rows}); export it again")
+    if rows * cols > MAX_PIXELS or rows * cols * max(frames, 1) * max(samples, 1) > 4 * MAX_PIXELS:
+        raise _too_large(name, cols, rows)
+    if frames > 1:
+        ds.pixel_array_options(index=0)  # decode the first frame only
+    pixels = np.asarray(ds.pixel_array, dtype=np.float64)
+    if samples > 1 and pixels.ndim == 3:  # colour: (H, W, samples) -> luma
+        pixels = pixels[..., :3] @ np.array([0.299, 0.587, 0.114])[: pixels[..., :3].shape[-1]]
+    if pixels.ndim != 2 or pixels.size == 0:
         raise InputError(
-            f"{name}: {cols}x{rows} pixels is too large (limit {MAX_PIXELS:,}); downscale it"
+            f"{name}: the DICOM image has shape {pixels.shape}; give a 2-D grayscale image"
         )
-    try:
-        pixels = np.asarray(ds.pixel_array, dtype=np.float64)
-    except Exception as exc:  # pydicom raises many kinds for damaged or compressed pixel data
-        raise InputError(
-            f"{name}: the DICOM pixel data cannot be decoded ({_short(exc)}); "
-            "export it uncompressed (Explicit VR Little Endian)"
-        ) from None
-    if pixels.ndim == 3 and pixels.shape[-1] in (3, 4):  # colour DICOM
-        pixels = pixels[..., :3].mean(axis=-1)
-    elif pixels.ndim == 3:  # multi-frame: the first frame
-        pixels = pixels[0]
-    if pixels.ndim != 2:
-        raise InputError(f"{name}: the DICOM image has shape {pixels.shape}; give a 2-D image")
-    bits = int(getattr(ds, "BitsStored", 0) or 0)
-    signed = int(getattr(ds, "PixelRepresentation", 0) or 0) == 1
-    if bits and not signed and pixels.min() >= 0:
-        array = pixels / float(2**bits - 1)
+    if not np.all(np.isfinite(pixels)):
+        raise InputError(f"{name}: the DICOM image has non-finite pixel values; export it again")
+    bits = int(ds.get("BitsStored", 0) or 0)
+    signed = int(ds.get("PixelRepresentation", 0) or 0) == 1
+    if 1 <= bits <= 32 and not signed and samples == 1 and pixels.min() >= 0:
+        array = pixels / float(2**bits - 1)  # scale by the stored depth, not by the maximum
     else:
-        lo, hi = float(pixels.min()), float(pixels.max())
-        array = (pixels - lo) / (hi - lo) if hi > lo else np.zeros_like(pixels)
-    if str(getattr(ds, "PhotometricInterpretation", "")).upper() == "MONOCHROME1":
-        array = 1.0 - array
+        array = _stretch(pixels)
+    if str(ds.get("PhotometricInterpretation", "")).strip().upper() == "MONOCHROME1":
+        array = 1.0 - array  # MONOCHROME1: the lowest value is white
     return np.clip(array, 0.0, 1.0).astype(np.float32)
 
 
 def encode_png(image: np.ndarray) -> bytes:
     """A (H, W) float image in [0, 1] as 8-bit grayscale PNG bytes (deterministic)."""
-    pixels = np.clip(np.rint(np.asarray(image, dtype=np.float64) * 255.0), 0, 255).astype(np.uint8)
+    array = np.asarray(image, dtype=np.float64)
+    if array.ndim != 2 or array.size == 0:
+        raise ValueError(f"encode_png needs a non-empty (H, W) image, not shape {array.shape}")
+    pixels = np.clip(np.rint(np.nan_to_num(array) * 255.0), 0, 255).astype(np.uint8)
     buffer = io.BytesIO()
     Image.fromarray(pixels, mode="L").save(buffer, format="PNG", optimize=False)
     return buffer.getvalue()
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:120]
+    text = str(exc).strip()
+    text = text.splitlines()[0] if text else type(exc).__name__
+    return text if len(text) <= 100 else text[:97] + "..."

@@ -135,19 +135,35 @@ class TextPreprocessor:
 
     @classmethod
     def fit(cls, notes: list[str], vocab_size: int = 2000, max_len: int = 128) -> TextPreprocessor:
-        from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+        """A WordPiece tokenizer for the training notes.
 
-        tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=50))
-        tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
-        tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-        trainer = trainers.WordPieceTrainer(
-            vocab_size=vocab_size,
-            special_tokens=SPECIAL_TOKENS,
-            min_frequency=2,
-            show_progress=False,
+        The vocabulary is built deterministically (the `tokenizers` trainer breaks ties
+        differently from run to run): every character seen, as a word start and as a
+        '##' continuation, then the most frequent whole words (ties alphabetical) up to
+        vocab_size. Unseen words fall back to the greedy longest-match pieces.
+        """
+        from collections import Counter
+
+        from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
+
+        normalizer = normalizers.BertNormalizer(lowercase=True)
+        pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        words: Counter[str] = Counter()
+        for note in notes:
+            if note and note.strip():
+                text = normalizer.normalize_str(note[:MAX_NOTE_CHARS])
+                words.update(w for w, _ in pre_tokenizer.pre_tokenize_str(text))
+        chars = sorted({c for w in words for c in w})
+        pieces = SPECIAL_TOKENS + chars + [f"##{c}" for c in chars]
+        budget = max(0, vocab_size - len(pieces))
+        frequent = sorted(words.items(), key=lambda kv: (-kv[1], kv[0]))
+        chosen = [w for w, n in frequent if n >= 2 and len(w) > 1][:budget]
+        vocab = {t: i for i, t in enumerate(dict.fromkeys(pieces + chosen))}
+        tokenizer = Tokenizer(
+            models.WordPiece(vocab, unk_token="[UNK]", max_input_chars_per_word=50)
         )
-        corpus = [n[:MAX_NOTE_CHARS] for n in notes if n and n.strip()] or ["empty"]
-        tokenizer.train_from_iterator(corpus, trainer=trainer)
+        tokenizer.normalizer = normalizer
+        tokenizer.pre_tokenizer = pre_tokenizer
         return cls(tokenizer.to_str(), max_len)
 
     @property

@@ -340,28 +340,29 @@ def noisy_ceiling(
 # name, driver, loading on the driver's reading, link from z (~N(0, 1)) to units, range, decimals
 _TABULAR: tuple[tuple[str, str, float, Callable[[np.ndarray], np.ndarray], float, float, int], ...]
 _TABULAR = (
-    ("age", "u_tab", 0.6, lambda z: 64 + 14 * z, 18, 100, 0),
-    ("heart_rate", "s", 0.7, lambda z: 88 + 17 * z, 35, 190, 0),
-    ("sbp", "s", 0.65, lambda z: 122 - 19 * z, 60, 220, 0),
-    ("dbp", "s", 0.55, lambda z: 68 - 10 * z, 30, 130, 0),
-    ("resp_rate", "s", 0.7, lambda z: 19 + 5 * z, 6, 50, 0),
-    ("spo2", "s", 0.65, lambda z: 100 - np.exp(np.log(2.5) + 0.55 * z), 65, 100, 0),
-    ("temperature", "s", 0.5, lambda z: 37.0 + 0.65 * z, 34, 41.5, 1),
-    ("fio2", "s", 0.6, lambda z: 0.21 + 0.18 * np.maximum(z - 0.3, 0) ** 1.5, 0.21, 1.0, 2),
-    ("gcs", "s", 0.6, lambda z: 15 - np.maximum(0, 3.0 * (z - 0.5)), 3, 15, 0),
-    ("lactate", "s", 0.7, lambda z: np.exp(np.log(1.4) + 0.5 * z), 0.3, 20, 1),
-    ("wbc", "s", 0.55, lambda z: np.exp(np.log(9.0) + 0.38 * z), 0.5, 60, 1),
-    ("creatinine", "u_tab", 0.65, lambda z: np.exp(0.42 * z), 0.2, 15, 2),
-    ("bun", "u_tab", 0.6, lambda z: np.exp(np.log(18) + 0.45 * z), 2, 150, 0),
-    ("hemoglobin", "u_tab", 0.55, lambda z: 12.4 - 1.7 * z, 4, 19, 1),
-    ("albumin", "u_tab", 0.6, lambda z: 3.6 - 0.5 * z, 1.0, 5.5, 1),
-    ("bilirubin", "u_tab", 0.5, lambda z: np.exp(np.log(0.8) + 0.55 * z), 0.1, 30, 1),
-    ("platelets", "u_tab", 0.45, lambda z: np.exp(np.log(230) - 0.32 * z), 5, 900, 0),
+    ("age", "u_tab", 0.7, lambda z: 64 + 14 * z, 18, 100, 0),
+    ("heart_rate", "s", 0.8, lambda z: 88 + 17 * z, 35, 190, 0),
+    ("sbp", "s", 0.75, lambda z: 122 - 19 * z, 60, 220, 0),
+    ("dbp", "s", 0.65, lambda z: 68 - 10 * z, 30, 130, 0),
+    ("resp_rate", "s", 0.8, lambda z: 19 + 5 * z, 6, 50, 0),
+    ("spo2", "s", 0.75, lambda z: 100 - np.exp(np.log(2.5) + 0.55 * z), 65, 100, 0),
+    ("temperature", "s", 0.6, lambda z: 37.0 + 0.65 * z, 34, 41.5, 1),
+    ("fio2", "s", 0.7, lambda z: 0.21 + 0.18 * np.maximum(z - 0.3, 0) ** 1.5, 0.21, 1.0, 2),
+    ("gcs", "s", 0.7, lambda z: 15 - np.maximum(0, 3.0 * (z - 0.5)), 3, 15, 0),
+    ("lactate", "s", 0.8, lambda z: np.exp(np.log(1.4) + 0.5 * z), 0.3, 20, 1),
+    ("wbc", "s", 0.65, lambda z: np.exp(np.log(9.0) + 0.38 * z), 0.5, 60, 1),
+    ("creatinine", "u_tab", 0.8, lambda z: np.exp(0.42 * z), 0.2, 15, 2),
+    ("bun", "u_tab", 0.75, lambda z: np.exp(np.log(18) + 0.45 * z), 2, 150, 0),
+    ("hemoglobin", "u_tab", 0.7, lambda z: 12.4 - 1.7 * z, 4, 19, 1),
+    ("albumin", "u_tab", 0.75, lambda z: 3.6 - 0.5 * z, 1.0, 5.5, 1),
+    ("bilirubin", "u_tab", 0.65, lambda z: np.exp(np.log(0.8) + 0.55 * z), 0.1, 30, 1),
+    ("platelets", "u_tab", 0.6, lambda z: np.exp(np.log(230) - 0.32 * z), 5, 900, 0),
     ("sodium", "noise", 0.0, lambda z: 139 + 3.5 * z, 115, 165, 0),
     ("potassium", "noise", 0.0, lambda z: 4.2 + 0.45 * z, 2.0, 7.5, 1),
     ("glucose", "noise", 0.0, lambda z: np.exp(np.log(125) + 0.3 * z), 40, 800, 0),
     ("weight_kg", "noise", 0.0, lambda z: 80 + 17 * z, 35, 220, 1),
 )
+_CATEGORICAL = ("sex", "admission_type")
 _ALWAYS_RECORDED = ("age", "sex", "admission_type")  # administrative: never a blank cell
 _CELL_MISSING_GOOD, _CELL_MISSING_POOR = 0.02, 0.2
 TABULAR_COLUMNS = (
@@ -417,9 +418,15 @@ def _render_tabular(
     z = 0.6 * reading["s"] + 0.8 * rng.standard_normal(n)
     admission = np.where(z < -0.6, "elective", np.where(z < 0.4, "urgent", "emergency"))
 
-    columns["sex"] = np.where(rng.random(n) < 0.5, "F", "M").astype(object)
-    columns["admission_type"] = admission.astype(object)
-    frame = pd.DataFrame({name: columns[name] for name in TABULAR_COLUMNS})
+    columns["sex"] = np.where(rng.random(n) < 0.5, "F", "M")
+    columns["admission_type"] = admission
+    # categories as pandas' text dtype ("str", what read_cohort gives back), numbers as float64
+    frame = pd.DataFrame(
+        {
+            name: pd.Series(columns[name], dtype="str" if name in _CATEGORICAL else np.float64)
+            for name in TABULAR_COLUMNS
+        }
+    )
     rate = np.where(poor, _CELL_MISSING_POOR, _CELL_MISSING_GOOD)[:, None]
     blank = rng.random(frame.shape) < rate
     blank[:, [TABULAR_COLUMNS.index(c) for c in _ALWAYS_RECORDED]] = False
@@ -488,6 +495,13 @@ _HISTORY = (
      "History of recurrent falls, mild dementia."),
     ("Bedbound, fully dependent for care.", "Advanced dementia, recent weight loss."),
 )  # fmt: skip
+_BASELINE = (
+    ("Fit and well at baseline.", "Excellent functional baseline."),
+    ("Good functional baseline.", "Mostly independent at baseline."),
+    ("Moderate frailty at baseline.", "Reduced mobility at baseline."),
+    ("Frail at baseline with poor reserve.", "Poor functional reserve, frequent admissions."),
+    ("Severely frail with very poor reserve.", "Very poor baseline, largely bedbound."),
+)  # fmt: skip
 _GOALS = (
     ("Full code.", "Full code, goals of care not yet discussed."),
     ("Full code, discussed with patient.",),
@@ -500,7 +514,10 @@ _FILLER = (
     "Seen and examined at the bedside.", "Labs and imaging reviewed.",
     "Discussed with nursing staff.", "Medications reconciled.", "Family updated by phone.",
     "Pain controlled on current regimen.", "Lines and drains reviewed.",
-    "Tolerating oral medications.",
+    "Tolerating oral medications.", "Chart and overnight events reviewed.",
+    "Case discussed with the attending.", "Physiotherapy input appreciated.",
+    "Plan discussed with the patient.", "Skin intact, pressure areas checked.",
+    "Bowels open, passing urine.", "Diet and fluids reviewed with dietitian.",
 )  # fmt: skip
 _LIMITED = (
     "Limited exam due to patient agitation.", "Limited history; patient unable to participate.",
@@ -514,20 +531,16 @@ def _render_notes(
 ) -> list[str]:
     """SOAP notes whose phrases follow the text readings of s and u_txt."""
     n = len(poor)
-    slots = 16
     # each sentence reads its factor with its own jitter, so many sentences carry a graded signal
-    sev_level = np.searchsorted(
-        _LEVEL_CUTS, severity[:, None] + 0.35 * rng.standard_normal((n, slots))
-    )
-    frail_level = np.searchsorted(
-        _LEVEL_CUTS, frailty[:, None] + 0.35 * rng.standard_normal((n, 4))
-    )
-    pick = rng.random((n, 40))
-    count = rng.random((n, 8))
+    sev_level = np.searchsorted(_LEVEL_CUTS, severity[:, None] + 0.2 * rng.standard_normal((n, 14)))
+    frail_level = np.searchsorted(_LEVEL_CUTS, frailty[:, None] + 0.2 * rng.standard_normal((n, 5)))
+    pick = rng.random((n, 32))
+    count = rng.random((n, 10))
     notes = []
     for i in range(n):
         draws = iter(pick[i])
-        levels = iter(sev_level[i])
+        sev = iter(sev_level[i])
+        frail = iter(frail_level[i])
 
         def choose(bank: tuple[str, ...], used: list[str], draws=draws) -> None:
             sentence = bank[int(next(draws) * len(bank))]
@@ -535,24 +548,24 @@ def _render_notes(
                 used.append(sentence)
 
         subjective: list[str] = []
-        for _ in range(1 + int(count[i, 0] < 0.6)):
-            choose(_SUBJECTIVE[next(levels)], subjective)
-        choose(_HISTORY[frail_level[i, 0]], subjective)
-        if count[i, 1] < 0.3:
-            choose(_HISTORY[frail_level[i, 1]], subjective)
+        for _ in range(1 + int(count[i, 0] < 0.7)):
+            choose(_SUBJECTIVE[next(sev)], subjective)
+        for _ in range(1 + int(count[i, 1] < 0.5)):
+            choose(_HISTORY[next(frail)], subjective)
         objective: list[str] = []
-        for _ in range(1 + int(count[i, 2] * 3)):
-            choose(_OBJECTIVE[next(levels)], objective)
-        if count[i, 3] < 0.5:
+        for _ in range(2 + int(count[i, 2] * 3)):
+            choose(_OBJECTIVE[next(sev)], objective)
+        for _ in range(int(count[i, 3] * 3)):
             choose(_FILLER, objective)
         assessment: list[str] = []
-        for _ in range(1 + int(count[i, 4] < 0.4)):
-            choose(_ASSESSMENT[next(levels)], assessment)
+        for _ in range(1 + int(count[i, 4] < 0.5)):
+            choose(_ASSESSMENT[next(sev)], assessment)
+        choose(_BASELINE[next(frail)], assessment)
         plan: list[str] = []
-        for _ in range(1 + int(count[i, 5] < 0.5)):
-            choose(_PLAN[next(levels)], plan)
-        choose(_GOALS[frail_level[i, 2]], plan)
-        if count[i, 6] < 0.5:
+        for _ in range(1 + int(count[i, 5] < 0.6)):
+            choose(_PLAN[next(sev)], plan)
+        choose(_GOALS[next(frail)], plan)
+        for _ in range(int(count[i, 6] * 3)):
             choose(_FILLER, plan)
         if poor[i]:
             choose(_LIMITED, subjective if count[i, 7] < 0.5 else objective)
@@ -579,6 +592,14 @@ def _soft_ellipse(
 ) -> np.ndarray:
     d = np.sqrt(((x - cx) / ax) ** 2 + ((y - cy) / ay) ** 2)
     return expit((1.0 - d) * sharp)
+
+
+def _lung(
+    x: np.ndarray, y: np.ndarray, cx: float, cy: float, ax: float, ay: float, sharp: float
+) -> np.ndarray:
+    """A lung field: an ellipse that narrows towards the apex."""
+    taper = 0.7 + 0.3 * np.clip((y - cy + ay) / (1.2 * ay), 0.0, 1.0)
+    return _soft_ellipse(x, y, cx, cy, ax * taper, ay, sharp)
 
 
 def nodule_radius(image_reading: np.ndarray, size: int) -> np.ndarray:
@@ -610,35 +631,39 @@ def _render_images(
     scale = 1.0 + jitter[:, 2, None, None]
     xs, ys = (x - dx) / scale, (y - dy) / scale  # (B, S, S) patient-centred coordinates
 
-    thorax = _soft_ellipse(xs, ys, 0.0, 0.08, 0.84, 0.98, sharp)
-    lungs = sum(_soft_ellipse(xs, ys, cx, cy, ax, ay, sharp) for cx, cy, ax, ay in _LUNGS)
-    heart = _soft_ellipse(xs, ys, 0.12, 0.34, 0.30, 0.24, sharp)
-    spine = expit((0.07 - np.abs(xs)) * sharp * 2.0) * thorax
+    thorax = _soft_ellipse(xs, ys, 0.0, 0.1, 0.88, 0.98, sharp)
+    lungs = sum(_lung(xs, ys, *lung, sharp) for lung in _LUNGS)
+    heart = _soft_ellipse(xs, ys, 0.12, 0.36, 0.32, 0.26, sharp)
+    mediastinum = expit((0.12 - np.abs(xs)) * sharp) * thorax
+    spine = expit((0.06 - np.abs(xs)) * sharp * 2.0) * thorax
     rib_phase = (ys + 0.35 * xs**2) / 0.19
-    ribs = np.maximum(np.cos(2 * np.pi * rib_phase), 0.0) ** 4 * thorax * (np.abs(xs) > 0.08)
-    image = 0.04 + 0.44 * thorax + 0.14 * spine + 0.09 * ribs
-    image = image - 0.30 * lungs * (1.0 - 0.75 * heart) + 0.08 * heart
+    ribs = np.maximum(np.cos(2 * np.pi * rib_phase), 0.0) ** 4 * thorax * (1.0 - mediastinum)
+    image = 0.04 + 0.42 * thorax + 0.08 * mediastinum + 0.08 * spine + 0.08 * ribs
+    field = lungs * (1.0 - 0.9 * heart)  # the lung field seen past the heart
+    image = image - 0.30 * field + 0.06 * heart * thorax
 
     # diffuse opacity: lower zones first, patchy, strength follows severity
-    strength = 0.30 * expit(1.4 * (severity - 0.3))[:, None, None]
+    strength = 0.38 * expit(1.4 * (severity - 0.3))[:, None, None]
     waves = rng.uniform(0.0, 2 * np.pi, (b, 3, 3))
     patch = 1.0 + sum(
-        0.25 * np.cos(waves[:, k, 0, None, None] * xs * 0.6 + waves[:, k, 1, None, None] * ys * 0.6
-                      + waves[:, k, 2, None, None])
+        0.4 * np.cos(waves[:, k, 0, None, None] * xs + waves[:, k, 1, None, None] * ys
+                     + waves[:, k, 2, None, None])
         for k in range(3)
     )  # fmt: skip
-    lower = np.clip(0.45 + 0.55 * (ys + 0.6) / 1.2, 0.2, 1.2)
-    image = image + strength * lungs * lower * patch
+    lower = np.clip(0.35 + 0.65 * (ys + 0.5) / 1.1, 0.15, 1.2)
+    image = image + strength * field * np.clip(lower * patch, 0.1, 1.3)
 
-    # reticular texture: two crossed gratings, amplitude follows the pattern factor
-    period = max(4.0, size / 10.0) * 2.0 / size  # in coordinate units
-    phase = rng.uniform(0.0, 2 * np.pi, (b, 2))
-    grating = 0.5 * (
-        np.cos(2 * np.pi * (x + y) / (period * math.sqrt(2)) + phase[:, 0, None, None])
-        + np.cos(2 * np.pi * (x - y) / (period * math.sqrt(2)) + phase[:, 1, None, None])
-    )
-    amplitude = 0.11 * expit(1.5 * pattern)[:, None, None]
-    image = image + amplitude * grating * lungs
+    # reticular (honeycomb) texture: three gratings 60 degrees apart, amplitude follows pattern
+    period = max(4.0, size / 12.0) * 2.0 / size  # in coordinate units
+    turn = rng.uniform(0.0, np.pi / 3, b)[:, None, None] + np.arange(3) * np.pi / 3
+    phase = rng.uniform(0.0, 2 * np.pi, (b, 3))
+    honeycomb = sum(
+        np.cos(2 * np.pi * (x * np.cos(turn[:, :, k, None]) + y * np.sin(turn[:, :, k, None]))
+               / period + phase[:, k, None, None])
+        for k in range(3)
+    ) / 3.0  # fmt: skip
+    amplitude = 0.10 * expit(1.5 * pattern)[:, None, None]
+    image = image + amplitude * honeycomb * field
 
     # nodule: a bright disc somewhere in one lung, radius follows lesion burden
     radius = nodule_radius(lesion, size)
@@ -659,9 +684,9 @@ def _render_images(
     exposure = rng.normal(0.0, 1.0, (b, 2))
     image = image * (1.0 + 0.04 * exposure[:, 0, None, None]) + 0.015 * exposure[:, 1, None, None]
     if poor.any():
-        sigma = 1.3 * size / 64.0
+        sigma = 1.6 * size / 64.0
         image[poor] = ndimage.gaussian_filter(image[poor], sigma=(0, sigma, sigma), mode="nearest")
-    noise_sd = np.where(poor, 0.07, 0.025)[:, None, None]
+    noise_sd = np.where(poor, 0.045, 0.025)[:, None, None]
     image = image + noise_sd * rng.standard_normal(image.shape)
     pixels = np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
     truth_row = np.where(radius > 0, np.round(row, 2), np.nan)
@@ -810,7 +835,10 @@ def simulate(
             "p_true": p_true,
             "eta": eta,
             **{name: latents[name] for name in LATENTS},
-            **{f"quality_{m.value}": poor[:, i].astype(np.int64) for i, m in enumerate(MODALITIES)},
+            **{
+                f"quality_{m.value}": poor[:, i].astype(np.float64)
+                for i, m in enumerate(MODALITIES)
+            },
             "nodule_row": nodule[:, 0],
             "nodule_col": nodule[:, 1],
             "nodule_radius": nodule[:, 2],

@@ -15,13 +15,13 @@ class CrossModalLayer(nn.Module):
         super().__init__()
         self.cross_attention = cross_attention
         self.attn = Attention(dim, heads, dropout) if cross_attention else None
-        self.norm1 = nn.LayerNorm(dim)
+        self.norm1 = nn.LayerNorm(dim) if cross_attention else None
         self.ff = FeedForward(dim, 2 * dim, dropout)
         self.norm2 = nn.LayerNorm(dim)
 
     def forward(self, h: Tensor, present: Tensor) -> Tensor:
         # h: (B, M, D); present: (B, M) bool
-        if self.attn is not None:
+        if self.attn is not None and self.norm1 is not None:
             m = h.shape[1]
             others = ~torch.eye(m, dtype=torch.bool, device=h.device)  # (M, M): not itself
             keys = present[:, None, :] & others[None]  # (B, M, M): query i may see present j != i
@@ -55,9 +55,10 @@ class ModalityPool(nn.Module):
     def __init__(self, dim: int, hidden: int, adaptive: bool = True) -> None:
         super().__init__()
         self.adaptive = adaptive
-        self.V = nn.Linear(dim, hidden)
-        self.U = nn.Linear(dim, hidden)
-        self.w = nn.Linear(hidden, 1, bias=False)
+        if adaptive:  # the mean-pooling ablation has no parameters
+            self.V = nn.Linear(dim, hidden)
+            self.U = nn.Linear(dim, hidden)
+            self.w = nn.Linear(hidden, 1, bias=False)
 
     def forward(self, z: Tensor, present: Tensor) -> Tensor:
         # z: (B, M, D) -> alpha (B, M)
