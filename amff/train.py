@@ -17,11 +17,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from amff import metrics
+from amff import distributed, metrics
 from amff.config import ModelConfig, TrainConfig
 from amff.data.cohort import Cohort
-from amff.data.dataset import Batch
+from amff.data.dataset import Batch, IndexDataset
 from amff.data.preprocess import Preprocessor
+from amff.distributed import GlobalBatches
 from amff.errors import InputError
 from amff.modalities import MODALITIES
 from amff.nn.models import LateFusion, build_model
@@ -84,7 +85,15 @@ def predict_logits(
 
 class Trainer:
     """Trains any of the models with BCE-with-logits, Adam, modality masking, gradient clipping
-    and early stopping on validation AUROC; chooses the decision threshold on validation."""
+    and early stopping on validation AUROC; chooses the decision threshold on validation.
+
+    In a process group (torchrun; see amff.distributed) it trains data-parallel with DDP:
+    `config.batch_size` is the global batch, each rank computes its share of every global
+    batch, and the run equals single-process training on the same global batches (up to
+    float rounding, per-rank BatchNorm statistics and per-rank dropout draws). Validation is
+    split over the ranks and gathered, so every rank computes the same metrics on the full
+    validation set; rank 0 alone calls the callbacks and decides when to stop.
+    """
 
     def __init__(
         self,
@@ -94,7 +103,7 @@ class Trainer:
     ) -> None:
         self.config = config
         self.callbacks = list(callbacks)
-        self.device = torch.device(device)
+        self.device = distributed.resolve_device(device)
 
     def fit(self, model: nn.Module, train: Batch, val: Batch) -> FitResult:
         if train.label is None or val.label is None:
@@ -114,61 +123,70 @@ class Trainer:
                 continue
             result = self._fit(member, train.index(rows_t), val.index(rows_v), name=f"late:{name}")
             history += [{**r, "member": name} for r in result.history]
-        logits, _ = predict_logits(model, val.to(self.device))
-        probs = torch.sigmoid(logits).cpu().numpy()
+        model.to(self.device)
+        probs = torch.sigmoid(self._val_logits(model, val)).numpy()
         y = val.label.numpy()
         threshold = metrics.best_f1_threshold(y, probs)
         return FitResult(history, threshold, -1, metrics.auroc(y, probs))
 
     def _fit(self, model: nn.Module, train: Batch, val: Batch, name: str) -> FitResult:
         cfg = self.config
+        ctx = distributed.context()
         torch.manual_seed(cfg.seed)
-        generator = torch.Generator().manual_seed(cfg.seed)
+        generator = torch.Generator().manual_seed(cfg.seed)  # the same on every rank
         model.to(self.device)
         y_train = train.label.numpy()
         positives = float(y_train.sum())
         pos_weight = cfg.pos_weight
         if pos_weight is None:
             pos_weight = (len(y_train) - positives) / max(positives, 1.0)
-        weight = torch.tensor(pos_weight, dtype=torch.float32, device=self.device)
-        loss_fn = nn.BCEWithLogitsLoss(pos_weight=weight)
+        weight = torch.tensor(pos_weight, dtype=torch.float32)
+        loss_fn = nn.BCEWithLogitsLoss(pos_weight=weight.to(self.device))
+        val_loss_fn = nn.BCEWithLogitsLoss(pos_weight=weight)
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        val_device = val.to(self.device)
+        net = distributed.wrap(model, self.device)
+        if ctx.distributed:
+            torch.manual_seed(cfg.seed + ctx.rank)  # dropout: rank 0 draws as a single process
+        dataset = IndexDataset(train)
+        batches = GlobalBatches(len(train), cfg.batch_size, generator, max(2, ctx.world_size))
         y_val = val.label.numpy()
 
-        for cb in self.callbacks:
+        callbacks = self.callbacks if ctx.is_main else []
+        for cb in callbacks:
             cb.on_fit_start(name, cfg.epochs)
         history: list[dict[str, Any]] = []
         best_auroc, best_epoch, best_state = -math.inf, 0, None
         for epoch in range(1, cfg.epochs + 1):
-            model.train()
-            order = torch.randperm(len(train), generator=generator)
-            losses, seen_logits, seen_labels = [], [], []
-            for start in range(0, len(train), cfg.batch_size):
-                idx = order[start : start + cfg.batch_size]
-                if len(idx) < 2:
-                    continue
-                part = train.index(idx).trim_text()
-                present = mask_modalities(part.present, cfg.modality_dropout, generator)
-                part = part.to(self.device)
-                out = model(part, present.to(self.device))
-                loss = loss_fn(out.logit, part.label)
+            net.train()
+            loss_sum, seen_logits, seen_labels = 0.0, [], []
+            for idx in batches:
+                # the masks are drawn for the whole global batch, as in a single process
+                masked = mask_modalities(train.present[idx], cfg.modality_dropout, generator)
+                mine = distributed.shard(len(idx), ctx)
+                part = dataset.collate(idx[mine].tolist()).trim_text().to(self.device)
+                out = net(part, masked[mine].to(self.device))
+                # the shard's mean, scaled so DDP's average over ranks is the global batch's mean
+                share = len(part) * ctx.world_size / len(idx)
+                loss = loss_fn(out.logit, part.label) * share
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if cfg.grad_clip:
                     nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
                 optimizer.step()
-                losses.append(loss.item() * len(idx))
+                loss_sum += loss.item() / share * len(part)
                 seen_logits.append(out.logit.detach().cpu())
                 seen_labels.append(part.label.cpu())
-            train_p = torch.sigmoid(torch.cat(seen_logits)).numpy()
-            train_y = torch.cat(seen_labels).numpy()
-            val_logits, _ = predict_logits(model, val_device)
-            val_loss = loss_fn(val_logits, val_device.label).item()
-            val_p = torch.sigmoid(val_logits).cpu().numpy()
+            distributed.average_buffers(model)
+            train_logits = distributed.gather_rows(torch.cat(seen_logits))
+            train_y = distributed.gather_rows(torch.cat(seen_labels)).numpy()
+            train_p = torch.sigmoid(train_logits).numpy()
+            (loss_sum,) = distributed.all_reduce_sum([loss_sum])
+            val_logits = self._val_logits(model, val)
+            val_loss = val_loss_fn(val_logits, val.label).item()
+            val_p = torch.sigmoid(val_logits).numpy()
             record = {
                 "epoch": epoch,
-                "train_loss": float(np.sum(losses) / max(len(train_y), 1)),
+                "train_loss": float(loss_sum / max(len(train_y), 1)),
                 "train_auroc": metrics.auroc(train_y, train_p),
                 "train_f1": metrics.f1(train_y, train_p),
                 "train_accuracy": metrics.accuracy(train_y, train_p),
@@ -178,26 +196,57 @@ class Trainer:
                 "val_accuracy": metrics.accuracy(y_val, val_p),
             }
             history.append(record)
-            for cb in self.callbacks:
+            for cb in callbacks:
                 cb.on_epoch_end(name, record)
             score = (
                 record["val_auroc"] if not math.isnan(record["val_auroc"]) else -record["val_loss"]
             )
-            if score > best_auroc:
+            # rank 0 decides; every rank follows, even if its float rounding differs
+            improved = score > best_auroc
+            stop = not improved and epoch - best_epoch >= cfg.patience
+            improved, stop = distributed.broadcast_flags([improved, stop])
+            if improved:
                 best_auroc, best_epoch = score, epoch
                 best_state = copy.deepcopy(model.state_dict())
-            elif epoch - best_epoch >= cfg.patience:
+            elif stop:
                 log.info("%s: early stop at epoch %d (best %d)", name, epoch, best_epoch)
                 break
+        del net  # the DDP wrapper (and its gradient hooks) is not needed after training
         if best_state is not None:
             model.load_state_dict(best_state)
-        val_logits, _ = predict_logits(model, val_device)
-        val_p = torch.sigmoid(val_logits).cpu().numpy()
+        distributed.check_same(f"{name}: the trained weights", model.state_dict())
+        val_p = torch.sigmoid(self._val_logits(model, val)).numpy()
         threshold = metrics.best_f1_threshold(y_val, val_p)
         result = FitResult(history, threshold, best_epoch, float(best_auroc))
-        for cb in self.callbacks:
+        for cb in callbacks:
             cb.on_fit_end(name, result)
         return result
+
+    def _val_logits(self, model: nn.Module, val: Batch) -> Tensor:
+        """Logits (N,) on the CPU for the whole validation set, in eval mode.
+
+        The set is cut into EVAL_CHUNK blocks dealt round-robin to the ranks and gathered in
+        order, so each patient is computed in the same block as in a single process.
+        """
+        ctx = distributed.context()
+        starts = list(range(0, len(val), EVAL_CHUNK))[ctx.rank :: ctx.world_size]
+        logits = [
+            predict_logits(model, val.index(slice(s, s + EVAL_CHUNK)).to(self.device))[0].cpu()
+            for s in starts
+        ]
+        mine = torch.cat(logits) if logits else torch.zeros(0)
+        if not ctx.distributed:
+            return mine
+        # rank r holds blocks r, r + W, ...: gather, then put the blocks back in order
+        sizes = distributed.gather_objects([min(EVAL_CHUNK, len(val) - s) for s in starts])
+        gathered = distributed.gather_rows(mine)
+        blocks: dict[int, Tensor] = {}
+        offset = 0
+        for rank, rank_sizes in enumerate(sizes):
+            for j, size in enumerate(rank_sizes):
+                blocks[rank + j * ctx.world_size] = gathered[offset : offset + size]
+                offset += size
+        return torch.cat([blocks[k] for k in sorted(blocks)])
 
 
 @dataclass
@@ -245,7 +294,12 @@ def train(
     device: str | torch.device = "cpu",
     image_size: int | None = None,
 ) -> TrainedModel:
-    """Split, fit the preprocessors on the training patients, build and train a model."""
+    """Split, fit the preprocessors on the training patients, build and train a model.
+
+    Under torchrun every rank calls this with the same cohort: the split and the preprocessor
+    fit are deterministic, so every rank holds the same tensors and trains its share of each
+    global batch (see Trainer). The model comes back on the CPU on every rank.
+    """
     model_config = model_config or ModelConfig()
     train_config = train_config or TrainConfig()
     if len(cohort) < 10:
@@ -257,6 +311,14 @@ def train(
     size = image_size or _typical_image_size(cohort)
     preprocessor = Preprocessor.fit(
         cohort.subset(train_ids), image_size=size, max_len=model_config.text_max_len
+    )
+    # every rank splits and fits alike (both are deterministic); a rank that read other data
+    # would train another model, so the run stops here instead
+    distributed.check_same(
+        "the split and the fitted preprocessor",
+        "\n".join(
+            [*train_ids, "|", *val_ids, preprocessor.to_json(), preprocessor.text.tokenizer_json]
+        ),
     )
     train_batch = preprocessor.transform(cohort.subset(train_ids))
     val_batch = preprocessor.transform(cohort.subset(val_ids))

@@ -366,6 +366,14 @@ BAD_CASES: list[Case] = [
         "clinical.csv",
     ),
     Case(
+        "clinical_ragged_after_blank_rows",
+        "bad",
+        _clinical("\n\npatient_id,label,age\np1,1,70\n\np2,0,55,9\n"),
+        "row 6 has 4 cells",
+        "clinical",
+        "clinical.csv",
+    ),
+    Case(
         "clinical_inf",
         "bad",
         _clinical("patient_id,label,lactate\np1,1,2.1\np2,0,inf\n"),
@@ -803,6 +811,7 @@ def _check_float_labels(cohort) -> None:
 
 def _check_trailing_blank_rows(cohort) -> None:
     assert cohort.ids == ["p1", "p2"]
+    assert cohort.features == ["age"] and cohort.labels.tolist() == [1, 0]
 
 
 def _check_rnaseq_floats(cohort) -> None:
@@ -1095,6 +1104,24 @@ ODD_CASES: list[Case] = [
         "clinical_trailing_empty_rows",
         "odd",
         _clinical("patient_id,label,age\np1,1,70\n\np2,0,55\n,,\n , ,\n"),
+        None,
+        "clinical",
+        "clinical.csv",
+        check=_check_trailing_blank_rows,
+    ),
+    Case(
+        "clinical_leading_blank_rows",
+        "odd",
+        _clinical("\n,,\npatient_id,label,age\np1,1,70\np2,0,55\n"),
+        None,
+        "clinical",
+        "clinical.csv",
+        check=_check_trailing_blank_rows,
+    ),
+    Case(
+        "clinical_trailing_commas",
+        "odd",
+        _clinical("patient_id,label,age,,\np1,1,70,,\np2,0,55,,\n"),
         None,
         "clinical",
         "clinical.csv",

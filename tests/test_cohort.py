@@ -85,6 +85,21 @@ def test_bad_image_of_an_unread_patient_is_still_reported(tmp_path: Path) -> Non
         read_cohort(folder)
 
 
+def test_many_images_decode_and_the_first_bad_one_is_named(tmp_path: Path) -> None:
+    ids = [f"p{i:03d}" for i in range(80)]  # enough to decode on several threads
+    clinical = "patient_id,age\n" + "".join(f"{pid},{i}\n" for i, pid in enumerate(ids))
+    images = {f"{pid}.png": gray_png(6, 4 + i % 3, seed=i) for i, pid in enumerate(ids)}
+    folder = write_cohort(tmp_path, clinical=clinical, images=images)
+    cohort = read_cohort(folder)
+    assert list(cohort.images) == ids
+    assert [cohort.images[pid].shape for pid in ids[:3]] == [(6, 4), (6, 5), (6, 6)]
+    for pid in ("p050", "p020", "p070"):
+        (folder / "images" / f"{pid}.png").write_bytes(b"broken")
+    for _ in range(3):
+        with pytest.raises(InputError, match="p020.png"):
+            read_cohort(folder)
+
+
 def test_truth_and_meta_are_read(tmp_path: Path) -> None:
     folder = write_cohort(tmp_path)
     (folder / "truth.csv").write_text("patient_id,p_oracle,note\np1,0.25,x\np2,0.5,y\n")
@@ -213,6 +228,14 @@ def test_failed_overwrite_keeps_the_old_folder(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
+def test_write_refuses_a_colour_image(tmp_path: Path) -> None:
+    cohort = _rich_cohort()
+    cohort.images["p1"] = np.zeros((4, 4, 3), dtype=np.float32)
+    with pytest.raises(InputError, match="'p1' has shape"):
+        cohort.write(tmp_path / "out")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_write_refuses_reserved_feature_names(tmp_path: Path) -> None:
     cohort = _rich_cohort()
     cohort.clinical = cohort.clinical.rename(columns={"age": "label"})
@@ -322,6 +345,12 @@ def test_read_large_cohort_is_lazy_about_nothing_unknown(tmp_path: Path) -> None
     (folder / "images").mkdir()
     (folder / "images" / "Thumbs.db").write_bytes(b"\x00\x01")
     assert read_cohort(folder).ids == ["p1", "p2", "p3", "p4"]
+
+
+@pytest.mark.parametrize("path", ["bad\x00path", "x" * 5000])
+def test_unusable_path_is_an_input_error(path: str) -> None:
+    with pytest.raises(InputError, match="path"):
+        read_cohort(path)
 
 
 def test_unreadable_file_is_an_input_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

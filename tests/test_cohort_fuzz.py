@@ -129,6 +129,7 @@ def test_unmutated_seeds_decode(kind: str) -> None:
     assert decode_image(SEEDS[kind], "x.png").shape in ((24, 20), (12, 10))
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # pydicom warns about each odd value it reads
 @pytest.mark.parametrize("kind", sorted(SEEDS))
 @FUZZ
 @given(mutations=st.lists(mutation, min_size=1, max_size=4))

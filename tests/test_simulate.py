@@ -257,6 +257,24 @@ def test_oracle_probabilities_are_calibrated(cohort, column):
         assert abs(labels[inside].mean() - prob[inside].mean()) < 0.05, (k, column)
 
 
+def test_noisy_ceiling_is_p_true_when_every_reading_is_exact():
+    """Known answer: noiseless readings of every modality pin every latent, a*b included."""
+    exact = {f"noise_{m.value}": 0.0 for m in MODALITIES}
+    nothing_missing = {f"missing_{m.value}": 0.0 for m in MODALITIES}
+    cohort = simulate(SimConfig(n=300, seed=8, **exact, **nothing_missing, **FAST))
+    assert np.allclose(cohort.truth["p_noisy_ceiling"], cohort.truth["p_true"], atol=1e-9)
+
+
+def test_noisy_ceiling_is_the_prevalence_when_readings_are_useless():
+    """Known answer: readings with noise sd 10 say almost nothing, so P(y | readings) is about
+    the prevalence; dropping a variance term (the a*b one moves it by ~0.03) would show here."""
+    useless = {f"noise_{m.value}": 10.0 for m in MODALITIES}
+    cohort = simulate(SimConfig(n=2000, seed=8, kappa=1.0, **useless, **FAST))
+    ceiling = cohort.truth["p_noisy_ceiling"]
+    assert abs(ceiling.mean() - 0.3) < 0.015
+    assert ceiling.std() < 0.05
+
+
 def test_oracle_needs_truth(small):
     bare = dataclasses.replace(small, truth=None)
     with pytest.raises(InputError, match="no truth"):

@@ -31,7 +31,9 @@ def main() -> None:
     report = {}
     with tempfile.TemporaryDirectory() as tmp:
         for m in MODALITIES:
-            train_dir, test_dir, ck = (Path(tmp) / f"{m.value}-{k}" for k in ("train", "test", "ck"))
+            train_dir, test_dir, ck = (
+                Path(tmp) / f"{m.value}-{k}" for k in ("train", "test", "ck")
+            )
             make_toy_cohort(n=600, seed=11, signal=(m,), image_size=48, n_genes=40).write(train_dir)
             make_toy_cohort(n=400, seed=12, signal=(m,), image_size=48, n_genes=40).write(test_dir)
             run("train", "--data", str(train_dir), "--out", str(ck), "--epochs", "15", "--quiet")
@@ -49,7 +51,9 @@ def main() -> None:
             row["mean_weights_all_present"] = {
                 o.value: round(float(full[f"weight_{o.value}"].mean()), 3) for o in MODALITIES
             }
-            row["largest_weight"] = max(row["mean_weights_all_present"], key=row["mean_weights_all_present"].get)
+            row["largest_weight"] = max(
+                row["mean_weights_all_present"], key=row["mean_weights_all_present"].get
+            )
             report[m.value] = row
             print(m.value, row, flush=True)
     Path(sys.argv[1]).write_text(json.dumps(report, indent=1))

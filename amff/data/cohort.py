@@ -23,7 +23,8 @@ import re
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -302,6 +303,13 @@ class Cohort:
                     f"{name}: {what} for patient {unknown[0]!r}, who has no clinical row; "
                     "add the patient or drop the entry"
                 )
+        for pid, image in self.images.items():
+            shape = np.shape(image)
+            if len(shape) != 2 or 0 in shape:
+                raise InputError(
+                    f"{name}: the image of patient {pid!r} has shape {shape}; images must be "
+                    "(H, W) grayscale arrays in [0, 1]"
+                )
         if self.rnaseq is not None:
             unknown = [k for k in self.rnaseq.index if str(k) not in known]
             if unknown:
@@ -380,7 +388,14 @@ def read_cohort(path: str | os.PathLike[str], ids: Sequence[str] | None = None) 
     Raises InputError with the file, the row or column, and the fix for any problem.
     """
     folder = Path(path)
-    if not folder.exists():
+    try:
+        exists = folder.exists()
+    except (OSError, ValueError) as exc:  # a NUL byte, a name too long, ...
+        raise InputError(
+            f"{str(folder)[:200]!r}: not a usable path ({_short(exc)}); give the "
+            "path of a cohort folder"
+        ) from None
+    if not exists:
         raise InputError(f"{folder}: no such folder; give the path of a cohort folder")
     if not folder.is_dir():
         raise InputError(f"{folder}: not a folder; give the folder that holds clinical.csv")
@@ -420,9 +435,8 @@ def read_cohort(path: str | os.PathLike[str], ids: Sequence[str] | None = None) 
             ".jpeg or .dcm files"
         )
     if images_dir.is_dir():
-        for pid, file in _image_files(images_dir, known).items():
-            if pid in keep:
-                images[pid] = decode_image(_read_bytes(file), str(file))
+        files = _image_files(images_dir, known)
+        images = _decode_images({pid: f for pid, f in files.items() if pid in keep})
 
     rnaseq = None
     rna_path = folder / "rnaseq.csv"
@@ -496,7 +510,7 @@ def parse_rnaseq(data: bytes, name: str, known: set[str] | None) -> pd.DataFrame
     the file, not given empty cells.
     """
     text = _decode_text(data, name)
-    fast = _fast_counts(text, name, known)
+    fast = _fast_counts(data, text, known)
     if fast is not None:
         return fast
     frame = _parse_csv(text, name)
@@ -608,6 +622,10 @@ def _parse_csv(text: str, name: str) -> pd.DataFrame:
     The frame's index holds spreadsheet row numbers (header = 1); blank rows are dropped, and
     unnamed columns that are empty throughout (trailing commas) are dropped.
     """
+    skipped, start = 0, 0  # leading blank rows (pandas cannot size a table from them)
+    while (end := text.find("\n", start)) >= 0 and not text[start:end].strip(" \t\r,"):
+        skipped, start = skipped + 1, end + 1
+    text = text[start:]
     if not text.strip():
         raise InputError(
             f"{name}: the file is empty; it needs a header row and one row per patient"
@@ -623,11 +641,11 @@ def _parse_csv(text: str, name: str) -> pd.DataFrame:
             engine="c",
         )
     except pd.errors.ParserError as exc:
-        raise _parser_error(str(exc), name) from None
+        raise _parser_error(str(exc), name, skipped) from None
     except Exception as exc:  # pandas raises several kinds for malformed text
         raise InputError(f"{name}: not valid CSV ({_short(exc)}); save it again as CSV") from None
     raw = raw.fillna("")  # short rows: the missing cells are empty
-    raw.index = pd.RangeIndex(1, len(raw) + 1)  # spreadsheet row numbers
+    raw.index = pd.RangeIndex(1 + skipped, len(raw) + 1 + skipped)  # spreadsheet row numbers
     raw.columns = pd.RangeIndex(raw.shape[1])
     stripped = raw.apply(lambda c: c.str.strip()) if raw.shape[1] else raw
     blank = (stripped == "").all(axis=1).to_numpy()
@@ -662,17 +680,19 @@ def _parse_csv(text: str, name: str) -> pd.DataFrame:
     return body
 
 
-def _parser_error(message: str, name: str) -> InputError:
+def _parser_error(message: str, name: str, skipped: int) -> InputError:
+    """pandas' tokenizer error as one message, its row counted as in a spreadsheet."""
     fields = _FIELDS.search(message)
     if fields:
-        expected, row, saw = fields.groups()
+        expected, line, saw = fields.groups()
+        row = int(line) + skipped
         return InputError(
             f"{name}: row {row} has {saw} cells but the header has {expected} columns; give "
             "every row one cell per column (quote cells that contain commas)"
         )
     quote = _OPEN_QUOTE.search(message)
     if quote:
-        row = int(quote.group(1)) + 1
+        row = int(quote.group(1)) + 1 + skipped
         return InputError(
             f'{name}: a quote (") opened in row {row} is never closed; close the quote or remove it'
         )
@@ -836,11 +856,21 @@ def _plain_column(values: Sequence[object], ids: list[str], col: str) -> pd.Seri
     return pd.Series(parsed, index=index, dtype=dtype, name=col)
 
 
-def _fast_counts(text: str, name: str, known: set[str] | None) -> pd.DataFrame | None:
+def _lines(text: str) -> Iterator[str]:
+    """The text's lines, lazily (csv.reader asks for more when a quoted cell spans lines)."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end + 1
+        yield text[start:end]
+        start = end
+
+
+def _fast_counts(data: bytes, text: str, known: set[str] | None) -> pd.DataFrame | None:
     """Parse a well-formed rnaseq.csv at C speed; None sends anything unusual to the slow,
     exact path, which finds the problem and names its row and column."""
     try:
-        header = next(csv.reader(io.StringIO(text)))
+        header = next(csv.reader(_lines(text)))
     except (csv.Error, StopIteration):
         return None
     names = [h.strip() for h in header]
@@ -848,7 +878,13 @@ def _fast_counts(text: str, name: str, known: set[str] | None) -> pd.DataFrame |
         return None
     id_column = header[names.index(ID)]
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype={id_column: str}, na_filter=False, engine="c")
+        frame = pd.read_csv(
+            io.BytesIO(data),
+            dtype={id_column: str},
+            na_filter=False,
+            encoding="utf-8-sig",
+            engine="c",
+        )
     except Exception:  # the slow path reports it
         return None
     if not isinstance(frame.index, pd.RangeIndex) or [str(c) for c in frame.columns] != header:
@@ -903,8 +939,8 @@ def _image_files(folder: Path, known: set[str]) -> dict[str, Path]:
         ext = file.suffix.lower()
         if ext not in IMAGE_EXTENSIONS:
             raise InputError(
-                f"{file}: unsupported extension {file.suffix or '(none)'!r}; name images "
-                f"<patient_id> plus one of {', '.join(IMAGE_EXTENSIONS)}"
+                f"{file}: unsupported extension {file.suffix!r}; name images <patient_id> "
+                f"plus one of {', '.join(IMAGE_EXTENSIONS)}"
             )
         pid = file.name[: -len(file.suffix)]
         if pid not in known:
@@ -918,6 +954,24 @@ def _image_files(folder: Path, known: set[str]) -> dict[str, Path]:
             )
         files[pid] = file
     return files
+
+
+def _decode_images(files: dict[str, Path]) -> dict[str, np.ndarray]:
+    """Decode image files, on a few threads when there are many (Pillow and zlib release the
+    GIL). The error reported is the first failing file in `files` order, as when serial."""
+
+    def load(file: Path) -> np.ndarray:
+        return decode_image(_read_bytes(file), str(file))
+
+    if len(files) < 64:
+        return {pid: load(file) for pid, file in files.items()}
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        try:
+            arrays = list(pool.map(load, files.values()))
+        except BaseException:
+            pool.shutdown(cancel_futures=True)
+            raise
+    return dict(zip(files, arrays))
 
 
 def _short(exc: BaseException | str) -> str:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import io
-import warnings
+import struct
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageOps
 
 from amff.errors import InputError
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
 
 MAX_PIXELS = 50_000_000  # larger images are refused as possible decompression bombs
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".dcm")
@@ -84,21 +88,54 @@ def _too_large(name: str, width: int, height: int) -> InputError:
     )
 
 
+def _header_size(data: bytes, kind: str) -> tuple[int, int] | None:
+    """(width, height) read from a PNG's IHDR or a JPEG's SOF marker, or None.
+
+    Checked before Pillow opens the file, so an oversized image is refused without Pillow's
+    DecompressionBombWarning (and without touching the process-wide warning filters, which
+    are not thread-safe to change).
+    """
+    if kind == "png":
+        if len(data) >= 24 and data[12:16] == b"IHDR":
+            return struct.unpack(">II", data[16:24])
+        return None
+    at = 2
+    while at + 4 <= len(data):
+        if data[at] != 0xFF:
+            return None
+        marker = data[at + 1]
+        if marker == 0xFF:  # fill byte
+            at += 1
+        elif marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:  # markers without a length
+            at += 2
+        elif marker in _SOF_MARKERS:
+            if at + 9 > len(data):
+                return None
+            height, width = struct.unpack(">HH", data[at + 5 : at + 9])
+            return width, height
+        else:
+            at += 2 + struct.unpack(">H", data[at + 2 : at + 4])[0]
+    return None
+
+
+_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
 def _decode_pillow(data: bytes, name: str, kind: str) -> np.ndarray:
+    size = _header_size(data, kind)
+    if size is not None and size[0] * size[1] > MAX_PIXELS:
+        raise _too_large(name, *size)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=[kind.upper()]) as img:
-                width, height = img.size
-                if width < 1 or height < 1:
-                    raise InputError(f"{name}: the image has no pixels; export it again")
-                if width * height > MAX_PIXELS:
-                    raise _too_large(name, width, height)
-                img.load()
-                if img.getexif().get(0x0112, 1) != 1:  # EXIF orientation: show it upright
-                    img = ImageOps.exif_transpose(img)
-                array = _pillow_to_gray(img)
+        with Image.open(io.BytesIO(data), formats=[kind.upper()]) as img:
+            width, height = img.size
+            if width < 1 or height < 1:
+                raise InputError(f"{name}: the image has no pixels; export it again")
+            if width * height > MAX_PIXELS:
+                raise _too_large(name, width, height)
+            img.load()
+            if kind == "jpeg" and img.getexif().get(0x0112, 1) != 1:  # show it upright
+                img = ImageOps.exif_transpose(img)
+            array = _pillow_to_gray(img)
     except InputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -148,28 +185,26 @@ def _stretch(array: np.ndarray) -> np.ndarray:
 def _decode_dicom(data: bytes, name: str) -> np.ndarray:
     import pydicom
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pydicom warns about every odd value it reads
-        try:
-            ds = pydicom.dcmread(io.BytesIO(data))
-        except Exception as exc:  # pydicom raises many kinds for damaged files
-            raise InputError(
-                f"{name}: the DICOM file cannot be read ({_short(exc)}); it may be truncated "
-                "or damaged: export it again"
-            ) from None
-        try:
-            return _dicom_pixels(ds, name)
-        except InputError:
-            raise
-        except Exception as exc:
-            raise InputError(
-                f"{name}: the DICOM pixel data cannot be decoded ({_short(exc)}); the file may "
-                "be truncated, or compressed in a way that cannot be read here: export it "
-                "again, uncompressed (Explicit VR Little Endian)"
-            ) from None
+    try:
+        ds = pydicom.dcmread(io.BytesIO(data))
+    except Exception as exc:  # pydicom raises many kinds for damaged files
+        raise InputError(
+            f"{name}: the DICOM file cannot be read ({_short(exc)}); it may be truncated or "
+            "damaged: export it again"
+        ) from None
+    try:
+        return _dicom_pixels(ds, name)
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(
+            f"{name}: the DICOM pixel data cannot be decoded ({_short(exc)}); the file may be "
+            "truncated, or compressed in a way that cannot be read here: export it again, "
+            "uncompressed (Explicit VR Little Endian)"
+        ) from None
 
 
-def _dicom_pixels(ds: object, name: str) -> np.ndarray:
+def _dicom_pixels(ds: Dataset, name: str) -> np.ndarray:
     if "PixelData" not in ds:
         raise InputError(
             f"{name}: the DICOM file has no pixel data (truncated, or a report rather than an "
@@ -195,7 +230,7 @@ def _dicom_pixels(ds: object, name: str) -> np.ndarray:
         raise InputError(f"{name}: the DICOM image has non-finite pixel values; export it again")
     bits = int(ds.get("BitsStored", 0) or 0)
     signed = int(ds.get("PixelRepresentation", 0) or 0) == 1
-    if 1 <= bits <= 32 and not signed and samples == 1 and pixels.min() >= 0:
+    if 1 <= bits <= 32 and not signed and pixels.min() >= 0:
         array = pixels / float(2**bits - 1)  # scale by the stored depth, not by the maximum
     else:
         array = _stretch(pixels)

@@ -66,8 +66,9 @@ def _stream(seed: int, name: str, *more: int) -> np.random.Generator:
 
 
 # -- settings --------------------------------------------------------------------------------
-def _knob(default: Any, help: str) -> Any:
-    return field(default=default, metadata={"help": help})
+def _knob(default: Any, text: str) -> Any:
+    """A settings field whose help text the CLI turns into --flag help."""
+    return field(default=default, metadata={"help": text})
 
 
 @dataclass
@@ -256,7 +257,7 @@ def _presence(rng: np.random.Generator, severity: np.ndarray, config: SimConfig)
         room = np.minimum(rates, 1.0 - rates)
         rates = rates + room * (2.0 * expit(1.5 * severity[:, None]) - 1.0)  # (n, 4)
     present = rng.random((n, 4)) >= rates
-    # restore one modality where none is left, chosen in proportion to 1 - missing rate
+    # where none is left, restore one at random, favouring the modalities rarely missing
     keep = (1.0 - np.asarray(config.missing_rates)) * rng.random((n, 4))
     empty = ~present.any(axis=1)
     present[np.flatnonzero(empty), np.argmax(keep[empty], axis=1)] = True
@@ -602,6 +603,11 @@ def _lung(
     return _soft_ellipse(x, y, cx, cy, ax * taper, ay, sharp)
 
 
+def _cos_sum(along_x: np.ndarray, along_y: np.ndarray) -> np.ndarray:
+    """cos(along_x + along_y) for (B, 1, S) and (B, S, 1) terms, without a (B, S, S) cos."""
+    return np.cos(along_x) * np.cos(along_y) - np.sin(along_x) * np.sin(along_y)
+
+
 def nodule_radius(image_reading: np.ndarray, size: int) -> np.ndarray:
     """Nodule radius in pixels from the image reading of u_img (0: no nodule)."""
     return np.round(np.clip(1.8 * (image_reading + 1.2), 0.0, 8.0) * size / 64.0, 2)
@@ -622,14 +628,14 @@ def _render_images(
     reticular texture's amplitude follows the pattern factor. Poor quality is blurred and noisier.
     """
     b = len(poor)
-    centre = (np.arange(size) + 0.5) / size * 2.0 - 1.0
+    centre = ((np.arange(size) + 0.5) / size * 2.0 - 1.0).astype(np.float32)
     y = centre[None, :, None]  # (1, S, 1): rows, top = -1
     x = centre[None, None, :]  # (1, 1, S)
     sharp = 0.35 * size
-    jitter = rng.normal(0.0, 1.0, (b, 4)) * np.array([0.03, 0.03, 0.03, 0.03])
+    jitter = (0.03 * rng.standard_normal((b, 3))).astype(np.float32)  # position and size
     dx, dy = jitter[:, 0, None, None], jitter[:, 1, None, None]
     scale = 1.0 + jitter[:, 2, None, None]
-    xs, ys = (x - dx) / scale, (y - dy) / scale  # (B, S, S) patient-centred coordinates
+    xs, ys = (x - dx) / scale, (y - dy) / scale  # (B, 1, S), (B, S, 1) patient-centred
 
     thorax = _soft_ellipse(xs, ys, 0.0, 0.1, 0.88, 0.98, sharp)
     lungs = sum(_lung(xs, ys, *lung, sharp) for lung in _LUNGS)
@@ -643,26 +649,27 @@ def _render_images(
     image = image - 0.30 * field + 0.06 * heart * thorax
 
     # diffuse opacity: lower zones first, patchy, strength follows severity
-    strength = 0.38 * expit(1.4 * (severity - 0.3))[:, None, None]
-    waves = rng.uniform(0.0, 2 * np.pi, (b, 3, 3))
-    patch = 1.0 + sum(
-        0.4 * np.cos(waves[:, k, 0, None, None] * xs + waves[:, k, 1, None, None] * ys
-                     + waves[:, k, 2, None, None])
+    strength = (0.38 * expit(1.4 * (severity - 0.3)))[:, None, None].astype(np.float32)
+    waves = rng.uniform(0.0, 2 * np.pi, (b, 3, 3)).astype(np.float32)
+    patch = 1.0 + 0.4 * sum(
+        _cos_sum(waves[:, k, 0, None, None] * xs + waves[:, k, 2, None, None],
+                 waves[:, k, 1, None, None] * ys)
         for k in range(3)
     )  # fmt: skip
     lower = np.clip(0.35 + 0.65 * (ys + 0.5) / 1.1, 0.15, 1.2)
     image = image + strength * field * np.clip(lower * patch, 0.1, 1.3)
 
     # reticular (honeycomb) texture: three gratings 60 degrees apart, amplitude follows pattern
-    period = max(4.0, size / 12.0) * 2.0 / size  # in coordinate units
+    period = np.float32(max(4.0, size / 12.0) * 2.0 / size)  # in coordinate units
     turn = rng.uniform(0.0, np.pi / 3, b)[:, None, None] + np.arange(3) * np.pi / 3
-    phase = rng.uniform(0.0, 2 * np.pi, (b, 3))
+    turn = turn.astype(np.float32)  # (B, 1, 3)
+    phase = rng.uniform(0.0, 2 * np.pi, (b, 3)).astype(np.float32)
     honeycomb = sum(
-        np.cos(2 * np.pi * (x * np.cos(turn[:, :, k, None]) + y * np.sin(turn[:, :, k, None]))
-               / period + phase[:, k, None, None])
+        _cos_sum(2 * np.pi * x * np.cos(turn[:, :, k, None]) / period + phase[:, k, None, None],
+                 2 * np.pi * y * np.sin(turn[:, :, k, None]) / period)
         for k in range(3)
     ) / 3.0  # fmt: skip
-    amplitude = 0.10 * expit(1.5 * pattern)[:, None, None]
+    amplitude = (0.10 * expit(1.5 * pattern))[:, None, None].astype(np.float32)
     image = image + amplitude * honeycomb * field
 
     # nodule: a bright disc somewhere in one lung, radius follows lesion burden
@@ -674,20 +681,23 @@ def _render_images(
     nx = (lung[:, 0] + reach * lung[:, 2] * np.cos(angle)) * scale[:, 0, 0] + dx[:, 0, 0]
     ny = (lung[:, 1] + reach * lung[:, 3] * np.sin(angle)) * scale[:, 0, 0] + dy[:, 0, 0]
     col, row = (nx + 1.0) / 2.0 * size - 0.5, (ny + 1.0) / 2.0 * size - 0.5
-    rows = np.arange(size)[None, :, None]
-    cols = np.arange(size)[None, None, :]
-    dist = np.sqrt((rows - row[:, None, None]) ** 2 + (cols - col[:, None, None]) ** 2)
-    disc = expit((radius[:, None, None] - dist) * 2.5) * (radius[:, None, None] > 0)
+    rows = np.arange(size, dtype=np.float32)[None, :, None]
+    cols = np.arange(size, dtype=np.float32)[None, None, :]
+    centre_row, centre_col = (v.astype(np.float32)[:, None, None] for v in (row, col))
+    dist = np.sqrt((rows - centre_row) ** 2 + (cols - centre_col) ** 2)
+    disc = expit((radius[:, None, None].astype(np.float32) - dist) * 2.5) * (
+        radius[:, None, None] > 0
+    )
     image = image + 0.32 * disc
 
     # exposure varies a little between films
-    exposure = rng.normal(0.0, 1.0, (b, 2))
+    exposure = rng.standard_normal((b, 2)).astype(np.float32)
     image = image * (1.0 + 0.04 * exposure[:, 0, None, None]) + 0.015 * exposure[:, 1, None, None]
     if poor.any():
         sigma = 1.6 * size / 64.0
         image[poor] = ndimage.gaussian_filter(image[poor], sigma=(0, sigma, sigma), mode="nearest")
-    noise_sd = np.where(poor, 0.045, 0.025)[:, None, None]
-    image = image + noise_sd * rng.standard_normal(image.shape)
+    noise_sd = np.where(poor, 0.045, 0.025).astype(np.float32)[:, None, None]
+    image = image + noise_sd * rng.standard_normal(image.shape, dtype=np.float32)
     pixels = np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
     truth_row = np.where(radius > 0, np.round(row, 2), np.nan)
     truth_col = np.where(radius > 0, np.round(col, 2), np.nan)
@@ -835,6 +845,7 @@ def simulate(
             "p_true": p_true,
             "eta": eta,
             **{name: latents[name] for name in LATENTS},
+            # 1 = poor, 0 = good; float, as truth.csv reads back
             **{
                 f"quality_{m.value}": poor[:, i].astype(np.float64)
                 for i, m in enumerate(MODALITIES)
