@@ -161,7 +161,7 @@ def wrap(model: nn.Module, device: torch.device) -> nn.Module:
 
     DDP starts every rank from rank 0's weights. find_unused_parameters: an encoder skipped on
     one rank (no patient with its modality in the shard) gets a zero gradient there.
-    broadcast_buffers=False: BatchNorm keeps per-rank running statistics until
+    forward_sync_buffers=False: BatchNorm keeps per-rank running statistics until
     `average_buffers` (a broadcast inside forward would overwrite them with rank 0's).
     """
     if not context().distributed:
@@ -172,7 +172,7 @@ def wrap(model: nn.Module, device: torch.device) -> nn.Module:
         model,
         device_ids=[device.index] if device.type == "cuda" else None,
         find_unused_parameters=True,
-        broadcast_buffers=False,
+        forward_sync_buffers=False,
     )
 
 

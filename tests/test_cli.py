@@ -6,9 +6,9 @@ import sys
 
 import pandas as pd
 import pytest
+from toy import make_toy_cohort
 
 from amff.cli import main
-from toy import make_toy_cohort
 
 
 def _run(*args):

@@ -102,10 +102,11 @@ def test_many_images_decode_and_the_first_bad_one_is_named(tmp_path: Path) -> No
 
 def test_truth_and_meta_are_read(tmp_path: Path) -> None:
     folder = write_cohort(tmp_path)
-    (folder / "truth.csv").write_text("patient_id,p_oracle,note\np1,0.25,x\np2,0.5,y\n")
+    (folder / "truth.csv").write_text("patient_id,p_oracle,poor,note\np1,0.25,0,x\np2,0.5,1,y\n")
     (folder / "truth.json").write_text('{"auroc_oracle": 0.9}')
     cohort = read_cohort(folder)
     assert cohort.truth.loc["p2", "p_oracle"] == 0.5
+    assert cohort.truth["poor"].dtype == np.int64 and cohort.truth["p_oracle"].dtype == np.float64
     assert cohort.meta == {"auroc_oracle": 0.9}
     (folder / "truth.json").write_text("[1, 2")
     with pytest.raises(InputError, match="truth.json"):

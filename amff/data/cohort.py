@@ -920,7 +920,7 @@ def _numeric_if_possible(column: pd.Series) -> pd.Series:
     cells = column.str.strip()
     numbers = pd.to_numeric(cells, errors="coerce")
     if numbers.notna().sum() == (cells != "").sum():
-        return numbers.astype(np.float64)
+        return numbers  # int64 where every cell is an integer, as the simulator writes them
     return column
 
 
