@@ -16,7 +16,7 @@ import math
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +94,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    """Train in one process, or data-parallel in every process torchrun starts (rank 0 writes)."""
+    from amff import distributed
     from amff.checkpoint import save_checkpoint
     from amff.config import ModelConfig, TrainConfig
     from amff.data.cohort import read_cohort
@@ -102,11 +104,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not args.overwrite:
         raise CliError(f"{out}: already exists; choose another --out or pass --overwrite")
-    cohort = read_cohort(args.data)
-    if cohort.labels is None:
-        raise InputError(
-            f"{Path(args.data) / 'clinical.csv'}: no label column; training needs 0/1 labels"
-        )
     model_config = ModelConfig(kind=args.model)
     if args.no_cross_attention:
         model_config.cross_attention = False
@@ -120,38 +117,45 @@ def cmd_train(args: argparse.Namespace) -> int:
         modality_dropout=args.modality_dropout,
         patience=args.patience,
     )
-    trained = train(
-        cohort,
-        model_config,
-        train_config,
-        callbacks=[TqdmProgress(args.quiet)],
-        device=_device(args.device),
-    )
-    save_checkpoint(
-        out,
-        trained.model,
-        trained.preprocessor,
-        trained.model_config,
-        trained.train_config,
-        trained.threshold,
-        trained.history,
-        {"validation": trained.metrics},
-    )
-    print(
-        f"saved {args.model} checkpoint to {out} (validation AUROC "
-        f"{trained.metrics['val_auroc']:.3f}, threshold {trained.threshold:.3f})"
-    )
+    ctx, device = distributed.setup(args.device)
+    try:
+        if args.batch_size < max(2, ctx.world_size):
+            raise CliError(
+                f"--batch-size {args.batch_size}: the global batch is shared by "
+                f"{ctx.world_size} processes; give at least {max(2, ctx.world_size)}"
+            )
+        cohort = read_cohort(args.data)  # every rank reads the same folder
+        if cohort.labels is None:
+            raise InputError(
+                f"{Path(args.data) / 'clinical.csv'}: no label column; training needs 0/1 labels"
+            )
+        trained = train(
+            cohort,
+            model_config,
+            train_config,
+            callbacks=[TqdmProgress(args.quiet or not ctx.is_main)],
+            device=device,
+        )
+        if ctx.is_main:
+            save_checkpoint(
+                out,
+                trained.model,
+                trained.preprocessor,
+                trained.model_config,
+                trained.train_config,
+                trained.threshold,
+                trained.history,
+                {"validation": trained.metrics},
+            )
+            where = f" ({ctx.world_size} processes)" if ctx.distributed else ""
+            print(
+                f"saved {args.model} checkpoint to {out}{where} (validation AUROC "
+                f"{trained.metrics['val_auroc']:.3f}, threshold {trained.threshold:.3f})"
+            )
+        distributed.barrier()
+    finally:
+        distributed.teardown()
     return 0
-
-
-def _device(name: str) -> str:
-    import torch
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise CliError("--device cuda: no CUDA GPU is available here; use --device cpu or auto")
-    return name
 
 
 def _modalities(text: str | None) -> tuple[Any, ...]:
@@ -167,46 +171,77 @@ def evaluate_cohort(
     predictor: Any, cohort: Any, modalities: Sequence[Any] | None
 ) -> dict[str, Any]:
     """Metrics of one modality subset on a labelled cohort (patients with none of it skipped)."""
+    encoded = predictor.encode(cohort)
+    arrays = predictor.predict_arrays(encoded, modalities)
+    return _subset_metrics(encoded.labels, arrays["probability"], predictor.threshold)
+
+
+def _subset_metrics(labels: Any, prob: Any, threshold: float) -> dict[str, Any]:
     import numpy as np
 
     from amff import metrics
 
-    encoded = predictor.encode(cohort)
-    arrays = predictor.predict_arrays(encoded, modalities)
-    prob = arrays["probability"]
     keep = ~np.isnan(prob)
-    result = metrics.all_metrics(encoded.labels[keep], prob[keep], predictor.threshold)
+    result = metrics.all_metrics(labels[keep], prob[keep], threshold)
     result["n_without_modalities"] = int((~keep).sum())
     return result
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Metrics on a labelled cohort folder of any size, read and scored in chunks (shared by
+    the processes under torchrun; rank 0 prints)."""
+    import numpy as np
+
     import amff
+    from amff import distributed
     from amff.modalities import all_subsets, subset_name
+    from amff.predictor import CohortChunks, encode_folder, probabilities_chunk
 
-    predictor = amff.load(args.checkpoint)
-    cohort = amff.read_cohort(args.data)
-    if cohort.labels is None:
-        raise InputError(
-            f"{Path(args.data) / 'clinical.csv'}: no label column; evaluate needs 0/1 labels "
-            "(use predict for unlabelled patients)"
-        )
     chosen = _modalities(args.modalities)
-    result: dict[str, Any] = {"checkpoint": str(args.checkpoint), "kind": predictor.kind}
-    result["modalities"] = subset_name(chosen)
-    result.update(evaluate_cohort(predictor, cohort, chosen))
-    if cohort.truth is not None and "p_true" in cohort.truth.columns:
-        from amff import metrics
+    subsets = [chosen] + (list(all_subsets()) if args.all_subsets else [])
+    ctx, device = distributed.setup(args.device)
+    try:
+        predictor = amff.load(args.checkpoint)
+        chunks = CohortChunks(args.data, args.chunk_size)
+        if chunks.labels is None:
+            raise InputError(
+                f"{Path(args.data) / 'clinical.csv'}: no label column; evaluate needs 0/1 labels "
+                "(use predict for unlabelled patients)"
+            )
+        labels: list[Any] = []
+        probs: list[list[Any]] = [[] for _ in subsets]
+        with _progress("evaluate", len(chunks.ids), args.quiet or not ctx.is_main) as bar:
+            for encoded in encode_folder(predictor, chunks, device, bar.update):
+                labels.append(encoded.labels)
+                for i, subset in enumerate(subsets):
+                    probs[i].append(probabilities_chunk(predictor, encoded, subset))
+        if ctx.is_main:
+            y = np.concatenate(labels)
+            scores = [_subset_metrics(y, np.concatenate(p), predictor.threshold) for p in probs]
+            result: dict[str, Any] = {"checkpoint": str(args.checkpoint), "kind": predictor.kind}
+            result["modalities"] = subset_name(chosen)
+            result.update(scores[0])
+            if chunks.truth is not None and "p_true" in chunks.truth.columns:
+                from amff import metrics
 
-        truth = cohort.truth.loc[cohort.ids, "p_true"].to_numpy(dtype=float)
-        result["bayes_auroc"] = metrics.auroc(cohort.labels.loc[cohort.ids].to_numpy(), truth)
-    if args.all_subsets:
-        result["subsets"] = [
-            {"modalities": subset_name(s), **evaluate_cohort(predictor, cohort, s)}
-            for s in all_subsets()
-        ]
-    print(json.dumps(_finite(result), indent=1))
+                truth = chunks.truth.loc[chunks.ids, "p_true"].to_numpy(dtype=float)
+                result["bayes_auroc"] = metrics.auroc(y, truth)
+            if args.all_subsets:
+                result["subsets"] = [
+                    {"modalities": subset_name(s), **score}
+                    for s, score in zip(subsets[1:], scores[1:])
+                ]
+            print(json.dumps(_finite(result), indent=1))
+    finally:
+        distributed.teardown()
     return 0
+
+
+def _progress(desc: str, total: int, quiet: bool) -> Any:
+    """A tqdm bar over patients (on stderr)."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="patient", disable=quiet)
 
 
 def _finite(value: Any) -> Any:
@@ -221,31 +256,60 @@ def _finite(value: Any) -> Any:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    """Predictions for a cohort folder of any size: read, scored and written in chunks, so
+    memory stays flat (shared by the processes under torchrun; rank 0 writes)."""
     import amff
+    from amff import distributed
+    from amff.predictor import CohortChunks, encode_folder, predict_chunk
 
     out = Path(args.out)
     if out.is_dir():
         raise CliError(f"--out {out}: is a folder; give a file name such as preds.csv")
     if not out.parent.exists():
         raise CliError(f"--out {out}: folder {out.parent} does not exist; create it first")
-    predictor = amff.load(args.checkpoint)
-    cohort = amff.read_cohort(args.data)
-    frame = predictor.predict(cohort, _modalities(args.modalities))
-    write_csv_atomic(frame, out)
-    print(f"wrote {len(frame)} predictions to {out}")
+    chosen = _modalities(args.modalities)
+    ctx, device = distributed.setup(args.device)
+    try:
+        predictor = amff.load(args.checkpoint)
+        chunks = CohortChunks(args.data, args.chunk_size)
+        with _progress("predict", len(chunks.ids), args.quiet or not ctx.is_main) as bar:
+            frames = (
+                predict_chunk(predictor, encoded, chosen)
+                for encoded in encode_folder(predictor, chunks, device, bar.update)
+            )
+            if ctx.is_main:
+                written = write_csv_chunks(frames, out)
+            else:
+                for _ in frames:  # this rank's chunks travel to rank 0, which writes
+                    pass
+        if ctx.is_main:
+            print(f"wrote {written} predictions to {out}")
+    finally:
+        distributed.teardown()
     return 0
 
 
 def write_csv_atomic(frame: Any, out: Path) -> None:
     """Write a CSV so a reader never sees half a file (temp file, then rename)."""
+    write_csv_chunks([frame], out)
+
+
+def write_csv_chunks(frames: Iterable[Any], out: Path) -> int:
+    """Write frames one after another as one CSV (one header) so a reader never sees half a
+    file: a temp file beside `out`, renamed at the end; on any error the temp file is removed
+    and `out` is left as it was. Returns the number of rows written."""
     handle, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    os.close(handle)
+    rows, header = 0, True
     try:
-        frame.to_csv(tmp, index=False, lineterminator="\n")
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            for frame in frames:
+                frame.to_csv(stream, index=False, header=header, lineterminator="\n")
+                rows, header = rows + len(frame), False
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+    return rows
 
 
 def cmd_make_checkpoints(args: argparse.Namespace) -> int:
@@ -273,7 +337,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="checkpoint folder to write")
     p.add_argument("--epochs", type=_positive_int, default=30)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=_positive_int, default=64)
+    p.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=64,
+        help="the global batch: under torchrun each of N processes takes about 1/N of it",
+    )
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument(
         "--modality-dropout",
@@ -289,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-cross-attention", action="store_true", help="ablation")
     p.add_argument("--mean-pooling", action="store_true", help="ablation: equal modality weights")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
+    _add_device(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
@@ -299,6 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="cohort folder with labels")
     p.add_argument("--modalities", help="comma-separated subset, e.g. tabular,image (default all)")
     p.add_argument("--all-subsets", action="store_true", help="add a row per modality subset")
+    _add_scoring_flags(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("predict", help="predictions CSV for a cohort folder")
@@ -306,6 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="cohort folder (labels not needed)")
     p.add_argument("--out", required=True, help="CSV file to write")
     p.add_argument("--modalities", help="comma-separated subset, e.g. tabular,image (default all)")
+    _add_scoring_flags(p)
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("make-checkpoints", help="train the shipped default checkpoints")
@@ -322,6 +393,27 @@ def build_parser() -> argparse.ArgumentParser:
         if hasattr(module, "add_cli"):
             module.add_cli(sub)
     return parser
+
+
+def _add_device(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda"],
+        default="auto",
+        help="auto (the default): a GPU when there is one; under torchrun, GPU LOCAL_RANK",
+    )
+
+
+def _add_scoring_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--chunk-size",
+        type=_positive_int,
+        default=4096,
+        help="patients read and scored at a time (rounded up to a multiple of 256; default "
+        "4096); the results do not depend on it",
+    )
+    _add_device(parser)
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _positive_int(text: str) -> int:

@@ -33,14 +33,14 @@ class ModelConfig:
     kind: str = "amff"  # amff | early | late
     dim: int = 64  # token width D shared by all modalities
     heads: int = 4  # attention heads (dim must be divisible)
-    dropout: float = 0.1
+    dropout: float = 0.2
     # level 1 -----------------------------------------------------------------
     tabular_hidden: int = 128  # record MLP hidden width
     tabular_tokens: int = 4  # the record MLP's output is read as this many tokens
     text_layers: int = 1  # transformer layers over the note (1 keeps CPU training fast)
     text_max_len: int = 128  # WordPiece tokens kept per note
     image_width: int = 16  # ResNet-18 base width (torchvision uses 64; see nn/encoders.py)
-    rna_hidden: int = 256
+    rna_hidden: int = 128
     rna_tokens: int = 4
     # level 2 -----------------------------------------------------------------
     fusion_layers: int = 1  # cross-modal attention layers
@@ -69,10 +69,11 @@ class TrainConfig:
 
     epochs: int = 30
     batch_size: int = 64
-    lr: float = 1e-3
-    weight_decay: float = 1e-5
+    lr: float = 5e-4
+    weight_decay: float = 1e-4
     grad_clip: float = 1.0
     modality_dropout: float = 0.25  # P(drop) for each present modality; one is always kept
+    augment: bool = True  # random left-right flips of training images
     patience: int = 6  # epochs without a better validation AUROC before stopping
     val_fraction: float = 0.2
     pos_weight: float | None = None  # None: negatives / positives in the training split

@@ -102,6 +102,11 @@ BASELINES = {
     Modality.RNA: "training mean of every gene's log-CPM and of the log library size "
     "(standardised 0)",
 }
+IMAGE_BASELINES = {
+    "mean": BASELINES[Modality.IMAGE],
+    "black": "black image (0 before normalisation)",
+    "blur": "this image blurred (Gaussian, sigma = side / 32): attributes fine detail only",
+}
 
 
 # -- results -------------------------------------------------------------------------------
@@ -277,6 +282,7 @@ class _Prepared:
     batch: Batch  # one row, note padding trimmed
     h: Tensor  # (1, 4, D): level 1, held fixed while one modality is explained
     used: Tensor  # (1, 4) bool: present, readable by the model, and chosen
+    image_baseline: str = "mean"
 
     @property
     def names(self) -> list[str]:
@@ -307,12 +313,16 @@ def attribute(
     method: str = "integrated_gradients",
     modalities: Modalities = None,
     n_steps: int = 32,
+    image_baseline: str = "mean",
 ) -> Attribution:
-    """Captum attributions inside one modality of one patient (see the module docstring)."""
+    """Captum attributions inside one modality of one patient (see the module docstring).
+
+    image_baseline: "mean" (default), "black" or "blur" (see IMAGE_BASELINES).
+    """
     modality = _one_modality(modality)
-    _check_method(method, n_steps)
+    _check_method(method, n_steps, image_baseline)
     with ATTRIBUTION_LOCK:
-        prepared = _prepare(predictor, patient, modalities)
+        prepared = _prepare(predictor, patient, modalities, image_baseline)
         return _attribute(predictor, prepared, modality, method, n_steps)
 
 
@@ -322,12 +332,13 @@ def attribute_all(
     method: str = "integrated_gradients",
     modalities: Modalities = None,
     n_steps: int = 32,
+    image_baseline: str = "mean",
 ) -> dict[str, Attribution]:
     """`attribute` for every modality the patient has among those chosen, preparing the
     patient once (what a dashboard panel wants): {modality name: Attribution}."""
-    _check_method(method, n_steps)
+    _check_method(method, n_steps, image_baseline)
     with ATTRIBUTION_LOCK:
-        prepared = _prepare(predictor, patient, modalities)
+        prepared = _prepare(predictor, patient, modalities, image_baseline)
         return {
             m.value: _attribute(predictor, prepared, m, method, n_steps)
             for m in MODALITIES
@@ -335,11 +346,15 @@ def attribute_all(
         }
 
 
-def _check_method(method: str, n_steps: int) -> None:
+def _check_method(method: str, n_steps: int, image_baseline: str = "mean") -> None:
     if method not in METHODS:
         raise InputError(f"unknown attribution method {method!r}; use one of {', '.join(METHODS)}")
     if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 2:
         raise InputError(f"n_steps must be a whole number of at least 2, got {n_steps!r}")
+    if image_baseline not in IMAGE_BASELINES:
+        raise InputError(
+            f"unknown image baseline {image_baseline!r}; use one of {', '.join(IMAGE_BASELINES)}"
+        )
 
 
 def _attribute(
@@ -361,7 +376,11 @@ def _attribute(
         delta=delta,
         logit=logit,
         baseline_logit=baseline_logit,
-        baseline=BASELINES[modality],
+        baseline=(
+            IMAGE_BASELINES[prepared.image_baseline]
+            if modality is Modality.IMAGE
+            else BASELINES[modality]
+        ),
         extra=problem.extra,
     )
 
@@ -485,10 +504,23 @@ def _problem(predictor: Predictor, prepared: _Prepared, modality: Modality) -> _
     if modality is Modality.IMAGE:
         shown = x[0, 0].double().numpy() * predictor.preprocessor.image.sd
         shown = np.clip(shown + predictor.preprocessor.image.mean, 0.0, 1.0)
-        return _Problem(
-            modality, run, x, torch.zeros_like(x), np.zeros(x.shape[1:], int), [], shown, {}
-        )
+        baseline = _image_baseline(predictor, x, prepared.image_baseline)
+        return _Problem(modality, run, x, baseline, np.zeros(x.shape[1:], int), [], shown, {})
     return _rna_problem(predictor, patient, x, run)
+
+
+def _image_baseline(predictor: Predictor, x: Tensor, kind: str) -> Tensor:
+    """The image baseline in the model's normalised units, (1, 1, S, S)."""
+    if kind == "black":
+        image = predictor.preprocessor.image
+        return torch.full_like(x, -image.mean / image.sd)
+    if kind == "blur":
+        from scipy import ndimage
+
+        sigma = x.shape[-1] / 32.0
+        blurred = ndimage.gaussian_filter(x.numpy(), sigma=(0, 0, sigma, sigma), mode="nearest")
+        return torch.as_tensor(blurred, dtype=x.dtype)
+    return torch.zeros_like(x)
 
 
 def _tabular_problem(
@@ -629,10 +661,11 @@ def explain_patient(
     method: str = "integrated_gradients",
     n_steps: int = 32,
     top_genes: int = 50,
+    image_baseline: str = "mean",
 ) -> dict[str, Any]:
     """Prediction, weights, drop-one, attributions (per used modality) and attention, as a
     JSON-able dict. RNA lists the top_genes genes by |attribution|; the image is a heatmap."""
-    return _explain(predictor, patient, modalities, method, n_steps, top_genes)[0]
+    return _explain(predictor, patient, modalities, method, n_steps, top_genes, image_baseline)[0]
 
 
 def _explain(
@@ -642,11 +675,12 @@ def _explain(
     method: str,
     n_steps: int,
     top_genes: int,
+    image_baseline: str = "mean",
 ) -> tuple[dict[str, Any], dict[str, Attribution], dict[str, AttentionMap]]:
     """explain_patient's dict, and the Attribution and AttentionMap objects behind it."""
-    _check_method(method, n_steps)
+    _check_method(method, n_steps, image_baseline)
     with ATTRIBUTION_LOCK:
-        prepared = _prepare(predictor, patient, modalities)
+        prepared = _prepare(predictor, patient, modalities, image_baseline)
         names = prepared.names
         if not names:
             raise InputError(
@@ -702,7 +736,9 @@ def _one_modality(modality: Modality | str) -> Modality:
     return as_modalities([modality])[0]
 
 
-def _prepare(predictor: Predictor, patient: Patient, modalities: Modalities) -> _Prepared:
+def _prepare(
+    predictor: Predictor, patient: Patient, modalities: Modalities, image_baseline: str = "mean"
+) -> _Prepared:
     """Preprocess and encode one patient once (the costly, shared part of every call)."""
     if not isinstance(patient, Patient):
         raise InputError(
@@ -716,7 +752,7 @@ def _prepare(predictor: Predictor, patient: Patient, modalities: Modalities) -> 
     # a clone made outside inference mode is an ordinary tensor, usable under autograd
     with torch.inference_mode(False):
         h = h.clone()
-    return _Prepared(patient, batch, h, batch.present & selected)
+    return _Prepared(patient, batch, h, batch.present & selected, image_baseline)
 
 
 def _encoders_of(model: nn.Module, modality: Modality) -> Any:
@@ -831,6 +867,12 @@ def add_cli(subparsers: Any) -> None:
     p.add_argument("--modalities", help="comma-separated subset, e.g. tabular,image (default all)")
     p.add_argument("--method", choices=METHODS, default="integrated_gradients")
     p.add_argument("--steps", type=int, default=32, help="integration steps (default 32)")
+    p.add_argument(
+        "--image-baseline",
+        choices=tuple(IMAGE_BASELINES),
+        default="mean",
+        help="what the image attributions are measured against (default: the training mean)",
+    )
     p.set_defaults(func=_cmd_explain)
 
 
@@ -857,10 +899,11 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     cohort = read_cohort(args.data, ids=[args.patient])
     patient = cohort.patient(args.patient)
     result, attributions, attention = _explain(
-        predictor, patient, names, args.method, args.steps, top_genes=50
+        predictor, patient, names, args.method, args.steps, 50, args.image_baseline
     )
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
+        staging.chmod(0o755)  # mkdtemp makes it private; the result is an ordinary folder
         (staging / "explanation.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
         write_panels(staging, patient, result, attributions, attention)
         if out.exists():
@@ -876,6 +919,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 __all__ = [
     "ATTRIBUTION_LOCK",
     "BASELINES",
+    "IMAGE_BASELINES",
     "METHODS",
     "AttentionMap",
     "Attribution",

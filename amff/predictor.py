@@ -405,7 +405,7 @@ class _RnaRows:
         if not spans:
             return pd.DataFrame(
                 np.zeros((0, len(self.genes))),
-                index=pd.Index([], name=ID, dtype=object),
+                index=pd.Index([], name=ID, dtype="str"),
                 columns=pd.Index(self.genes),
             )
         parts = [self.header]

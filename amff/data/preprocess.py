@@ -222,7 +222,8 @@ def resize_image(image: np.ndarray, size: int) -> np.ndarray:
 
 @dataclass
 class RnaPreprocessor:
-    genes: list[str] = field(default_factory=list)
+    genes: list[str] = field(default_factory=list)  # the selected genes the model reads
+    library_genes: list[str] = field(default_factory=list)  # every training gene (CPM basis)
     means: list[float] = field(default_factory=list)
     sds: list[float] = field(default_factory=list)
     lib_mean: float = 0.0
@@ -236,13 +237,31 @@ class RnaPreprocessor:
         return np.log2(cpm + 1.0), np.log10(library[:, 0] + 1.0)
 
     @classmethod
-    def fit(cls, rnaseq: pd.DataFrame | None) -> RnaPreprocessor:
+    def fit(cls, rnaseq: pd.DataFrame | None, top_genes: int = 256) -> RnaPreprocessor:
+        """Keep the `top_genes` most variable genes (log-CPM variance above the mean-variance
+        trend, the usual highly-variable-gene selection), then standardise them.
+
+        With ~2,000 genes and ~2,000 patients a network on all genes memorises the training
+        set within a few epochs (measured: train AUROC 0.95, validation 0.5); the variable
+        genes carry the expression programmes, so selecting them keeps the signal and cuts
+        the capacity to memorise.
+        """
         if rnaseq is None or len(rnaseq) == 0:
             return cls()
         logcpm, lib = cls.log_cpm(rnaseq.to_numpy(dtype=np.float64))
+        genes = np.array([str(g) for g in rnaseq.columns])
+        library_genes = genes.tolist()
+        if len(genes) > top_genes:
+            mean, var = logcpm.mean(axis=0), logcpm.var(axis=0)
+            degree = 3 if len(genes) > 10 else 1
+            trend = np.polyval(np.polyfit(mean, var, degree), mean)
+            order = np.argsort(-(var - trend), kind="stable")[:top_genes]
+            keep = np.sort(order)
+            genes, logcpm = genes[keep], logcpm[:, keep]
         sds = logcpm.std(axis=0)
         return cls(
-            genes=[str(g) for g in rnaseq.columns],
+            genes=genes.tolist(),
+            library_genes=library_genes,
             means=logcpm.mean(axis=0).tolist(),
             sds=np.where(sds > 1e-6, sds, 1.0).tolist(),
             lib_mean=float(lib.mean()),
@@ -251,10 +270,11 @@ class RnaPreprocessor:
 
     def check(self, rnaseq: pd.DataFrame, source: str = "rnaseq.csv") -> None:
         have = set(map(str, rnaseq.columns))
-        missing = [g for g in self.genes if g not in have]
+        expected = self.library_genes or self.genes
+        missing = [g for g in expected if g not in have]
         if missing:
             raise InputError(
-                f"{source}: the model expects {len(self.genes)} genes and {len(missing)} are "
+                f"{source}: the model expects {len(expected)} genes and {len(missing)} are "
                 f"missing (first: {missing[:3]}); give counts for the checkpoint's genes"
             )
 
@@ -265,8 +285,11 @@ class RnaPreprocessor:
         rows = [i for i, pid in enumerate(ids) if pid in rnaseq.index]
         if not rows:
             return out
-        counts = rnaseq.loc[[ids[i] for i in rows], self.genes].to_numpy(dtype=np.float64)
-        logcpm, lib = self.log_cpm(counts)
+        basis = self.library_genes or self.genes
+        counts = rnaseq.loc[[ids[i] for i in rows], basis].to_numpy(dtype=np.float64)
+        logcpm, lib = self.log_cpm(counts)  # CPM over the training genes
+        columns = {g: j for j, g in enumerate(basis)}
+        logcpm = logcpm[:, [columns[g] for g in self.genes]]
         scaled = np.clip((logcpm - np.asarray(self.means)) / np.asarray(self.sds), -10, 10)
         out[rows, :-1] = scaled
         out[rows, -1] = (lib - self.lib_mean) / self.lib_sd

@@ -30,17 +30,31 @@ def add_cli(subparsers: Any) -> None:
             "REPRODUCTION.md and README_SECTION.md."
         ),
     )
-    p.add_argument("--profile", choices=PROFILE_NAMES, default="quick",
-                   help="quick: 2 seeds, small cohorts, a few minutes; paper: 5 paired seeds, "
-                   "the paper's sizes, about an hour on 2 cores")  # fmt: skip
+    p.add_argument(
+        "--profile",
+        choices=PROFILE_NAMES,
+        default="quick",
+        help="quick: 2 seeds, small cohorts, a few minutes; paper: 5 paired seeds, "
+        "the paper's sizes, about an hour on 2 cores",
+    )
     p.add_argument("--out", default="assets/results", help="output folder (default %(default)s)")
-    p.add_argument("--workers", type=_workers, default=2,
-                   help="training processes, one thread each (default %(default)s)")  # fmt: skip
-    p.add_argument("--only", default=None,
-                   help="comma-separated sections: sim1,sim2,sim3,sim4,sim5a..sim5e "
-                   "(sim5 = all of 5); default all")  # fmt: skip
-    p.add_argument("--dry-run", action="store_true",
-                   help="list the runs and the estimated time; train and write nothing")  # fmt: skip
+    p.add_argument(
+        "--workers",
+        type=_workers,
+        default=2,
+        help="training processes, one thread each (default %(default)s)",
+    )
+    p.add_argument(
+        "--only",
+        default=None,
+        help="comma-separated sections: sim1,sim2,sim3,sim4,sim5a..sim5e "
+        "(sim5 = all of 5); default all",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list the runs and the estimated time; train and write nothing",
+    )
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_reproduce)

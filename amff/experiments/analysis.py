@@ -75,6 +75,7 @@ class Runs:
     def __init__(self, out: Path, specs: Sequence[RunSpec], code_version: str) -> None:
         self.out = out
         self._runs: dict[tuple[str, str, int], list[Run]] = {}
+        self.scenarios: dict[str, str] = {}  # test cohort key -> scenario
         truths: dict[str, dict[str, np.ndarray]] = {}
         for spec in specs:
             record, arrays = load_run(out, spec.key(code_version))
@@ -82,6 +83,7 @@ class Runs:
             if test_key not in truths:
                 with np.load(out / "testsets" / f"{test_key}.npz") as data:
                     truths[test_key] = {name: data[name] for name in data.files}
+            self.scenarios[test_key] = spec.scenario
             run = Run(spec.seed, record, arrays, truths[test_key])
             self._runs.setdefault((spec.method, spec.scenario, spec.n), []).append(run)
         for runs in self._runs.values():
@@ -593,6 +595,8 @@ def test_sets(runs: Runs) -> dict[str, Any]:
     for key, truth in runs.truths.items():
         y = truth["y"].astype(int)
         out[key] = {
+            "scenario": runs.scenarios[key],
+            "label": SCENARIO_LABELS[runs.scenarios[key]],
             "n": int(len(y)),
             "prevalence": float(y.mean()),
             "bayes_auroc": metrics.auroc(y, truth["p_true"]),

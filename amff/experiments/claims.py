@@ -106,6 +106,9 @@ class Claim:
     note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
+        evidence = "; ".join(p.text() for p in self.parts)
+        if self.note:
+            evidence = f"{evidence}. {self.note}" if evidence else self.note
         return {
             "id": self.id,
             "section": self.section,
@@ -114,8 +117,7 @@ class Claim:
             "test": self.test,
             "rule": self.rule,
             "verdict": self.verdict,
-            "evidence": "; ".join(p.text() for p in self.parts)
-            + (f". {self.note}" if self.note else ""),
+            "evidence": evidence,
             "parts": [vars(p) for p in self.parts],
         }
 
@@ -275,7 +277,7 @@ def paper_claims(results: dict[str, Any]) -> list[Claim]:
 
     def c2e(c: Claim, sec: dict[str, Any]) -> None:
         top = sec["amff_single"]["top_by_metric"]
-        c.note = "best single modality by mean: " + ", ".join(f"{k} {v}" for k, v in top.items())
+        c.note = "Best single modality by mean: " + ", ".join(f"{k} {v}" for k, v in top.items())
         c.verdict = HOLDS if len(set(top.values())) > 1 else FAILS
 
     c = Claim(

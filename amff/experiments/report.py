@@ -98,8 +98,10 @@ CAVEATS = """\
 
 
 def _claims_table(claims: list[dict[str, Any]]) -> str:
-    lines = ["| Claim | Source | The paper says | Verdict | Evidence [95% interval] |",
-             "|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "| Claim | Source | The paper says | Verdict | Evidence [95% interval] |",
+        "|---|---|---|---|---|",
+    ]
     for c in claims:
         evidence = c["evidence"].replace("|", "/")
         lines.append(
@@ -142,8 +144,10 @@ def table1(results: dict[str, Any]) -> str:
             f"{mean_sd(row['ece'])} | {mean_sd(row['gap_closed'], 2)} | "
             f"{mean_sd(row['epochs_run'], 1)} |"
         )
-    for name, label in (("bayes", "Bayes oracle (p_true)"),
-                        ("noisy_ceiling", "Ceiling given the noisy readings")):  # fmt: skip
+    for name, label in (
+        ("bayes", "Bayes oracle (p_true)"),
+        ("noisy_ceiling", "Ceiling given the noisy readings"),
+    ):
         o = sec["oracles"][name]
         lines.append(
             f"| {label} | | | | {num(o['auroc'])} | {num(o['f1'])}* | {num(o['accuracy'])}* | "
@@ -159,7 +163,9 @@ def table1(results: dict[str, Any]) -> str:
     lines.append("")
     lines.append("Paired AUROC differences, AMFF-HT minus each other method:")
     lines.append("")
-    lines.append("| Comparison | Over seeds [95% t interval] | Over test patients [95% bootstrap] |")
+    lines.append(
+        "| Comparison | Over seeds [95% t interval] | Over test patients [95% bootstrap] |"
+    )
     lines.append("|---|---|---|")
     for key, entry in sec["differences"].items():
         a, b = key.split("-vs-")
@@ -174,8 +180,11 @@ def table1(results: dict[str, Any]) -> str:
 def _sim2_table(results: dict[str, Any]) -> str:
     sec = results["sim2"]
     methods = ("amff", "early", "late")
-    lines = ["| Modalities on at test time | AMFF-HT AUROC | Early AUROC | Late AUROC* | "
-             "AMFF-HT F1 | Late F1* | Patients |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "| Modalities on at test time | AMFF-HT AUROC | Early AUROC | Late AUROC* | "
+        "AMFF-HT F1 | Late F1* | Patients |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for subset, row in sec["methods"]["amff"].items():
         cells = [mean_sd(sec["methods"][m][subset]["auroc"]) for m in methods]
         lines.append(
@@ -192,8 +201,10 @@ def _sim2_table(results: dict[str, Any]) -> str:
 
 def _sim4_table(results: dict[str, Any]) -> str:
     sec = results["sim4"]
-    lines = ["| N | AMFF-HT AUROC | Early AUROC | Late AUROC | AMFF-HT - early | AMFF-HT - late |",
-             "|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "| N | AMFF-HT AUROC | Early AUROC | Late AUROC | AMFF-HT - early | AMFF-HT - late |",
+        "|---|---|---|---|---|---|",
+    ]
     for n in sec["sizes"]:
         row = sec["by_size"][str(n)]
         gains = sec["amff_minus_baseline_auroc"][str(n)]
@@ -228,8 +239,10 @@ def _sim5a_table(results: dict[str, Any]) -> str:
 
 def _sim5c_table(results: dict[str, Any]) -> str:
     sec = results["sim5c"]
-    lines = ["| Simulator | Bayes AUROC | AMFF-HT | Early | Late | AMFF-HT - late |",
-             "|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "| Simulator | Bayes AUROC | AMFF-HT | Early | Late | AMFF-HT - late |",
+        "|---|---|---|---|---|---|",
+    ]
     for scenario in sec["scenarios"].values():
         rows = scenario["rows"]
         lines.append(
@@ -242,9 +255,12 @@ def _sim5c_table(results: dict[str, Any]) -> str:
 
 def _sim5d_table(results: dict[str, Any]) -> str:
     sec = results["sim5d"]
-    lines = [f"Mean modality weight ({sec['population']}):", "",
-             "| Model | Modality | Poor quality | Good quality | Poor - good |",
-             "|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        f"Mean modality weight ({sec['population']}):",
+        "",
+        "| Model | Modality | Poor quality | Good quality | Poor - good |",
+        "|---|---|---|---|---|",
+    ]
     for method, table in sec["methods"].items():
         for modality, row in table.items():
             lines.append(
@@ -256,8 +272,10 @@ def _sim5d_table(results: dict[str, Any]) -> str:
 
 def _sim5e_table(results: dict[str, Any]) -> str:
     sec = results["sim5e"]
-    lines = ["| Scenario | N | AMFF-HT | Early | Late | AMFF-HT - early | AMFF-HT - late |",
-             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "| Scenario | N | AMFF-HT | Early | Late | AMFF-HT - early | AMFF-HT - late |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name, scenario in sec["scenarios"].items():
         rows = scenario["rows"]
         lines.append(
@@ -319,12 +337,18 @@ def reproduction_md(results: dict[str, Any]) -> str:
     ]
     test_sets = results.get("test_sets", {})
     if test_sets:
-        out += ["## Held-out cohorts", "", "| Cohort | N | Prevalence | Bayes AUROC | "
-                "Ceiling given the readings | All four modalities |", "|---|---|---|---|---|---|"]  # fmt: skip
+        out += [
+            "## Held-out cohorts",
+            "",
+            "| Cohort | N | Prevalence | Bayes AUROC | "
+            "Ceiling given the readings | All four modalities |",
+            "|---|---|---|---|---|---|",
+        ]
         for key, t in test_sets.items():
             out.append(
-                f"| {key} | {t['n']:,} | {num(t['prevalence'])} | {num(t['bayes_auroc'])} | "
-                f"{num(t['noisy_ceiling_auroc'])} | {num(t['share_with_all_four'], 2)} |"
+                f"| {t['label']} (`{key}`) | {t['n']:,} | {num(t['prevalence'])} | "
+                f"{num(t['bayes_auroc'])} | {num(t['noisy_ceiling_auroc'])} | "
+                f"{num(t['share_with_all_four'], 2)} |"
             )
         out.append("")
     for section in SECTION_TITLES:
@@ -345,15 +369,31 @@ def reproduction_md(results: dict[str, Any]) -> str:
 def json_block(meta: dict[str, Any]) -> str:
     import json
 
-    keep = {k: meta[k] for k in ("command", "git", "code_version", "environment", "workers",
-                                  "started_at", "finished_at", "wall_s") if k in meta}  # fmt: skip
+    keep = {
+        k: meta[k]
+        for k in (
+            "command",
+            "git",
+            "code_version",
+            "environment",
+            "workers",
+            "started_at",
+            "finished_at",
+            "wall_s",
+        )
+        if k in meta
+    }
     return json.dumps(keep, indent=1)
 
 
 def readme_section(results: dict[str, Any]) -> str:
-    """A section for the project README: the command, what it does, the headline numbers."""
-    meta = results["meta"]
+    """A section for the project README: the command, what it does, the headline numbers.
+
+    Links are relative to the repository root, through the --out folder of the run.
+    """
     claims = results["claims"]
+    folder = results["meta"].get("out", "assets/results").rstrip("/")
+    html = results.get("figures", {}).get("html", "results.html")
     lines = [
         "## Reproducing the paper",
         "",
@@ -365,26 +405,28 @@ def readme_section(results: dict[str, Any]) -> str:
         "",
         "One command reruns the paper's four simulations on the project's simulator, whose "
         "truth is known: training dynamics (Fig 2), each modality alone (Fig 3), the fusion "
-        "benchmark with the three ablations and the Bayes oracle (Table 1), and data size "
-        "(Fig 4); then five checks of our own: test-time corruption of each modality, missing "
+        "benchmark with three ablations and the Bayes oracle (Table 1), and data size (Fig 4); "
+        "then five checks of our own: test-time corruption of each modality, missing "
         "modalities, a simulator without synergy, whether the adaptive weights adapt, and "
-        "limited-and-noisy data. Every method gets the same budget and paired seeds. Runs are "
-        "stored under `assets/results/runs/` by a hash of their settings and code, so an "
-        "interrupted run continues and a changed setting reruns only what it touches; "
-        "`--only sim3,sim4` picks sections and `--workers` sets the training processes.",
+        "limited-and-noisy data. Every method gets the same budget and the same paired seeds. "
+        f"Runs are stored under `{folder}/runs/` by a hash of their settings and code, so an "
+        "interrupted reproduction continues where it stopped and a changed setting reruns only "
+        "what it touches; `--only sim3,sim4` picks sections, `--workers` sets the training "
+        "processes and `--dry-run` lists the runs with an estimate of their time.",
         "",
-        f"Outputs in `assets/results/`: `results.json` (every number, the command, commit and "
-        f"wall time), `REPRODUCTION.md` (each claim with its verdict, evidence and interval), "
-        f"PNG figures and `{results.get('figures', {}).get('html', 'results.html')}` "
-        "(interactive).",
+        f"Outputs in `{folder}/`: `results.json` (every number, with the command, commit and "
+        "wall time), `REPRODUCTION.md` (each claim of the paper with its verdict, evidence and "
+        f"interval), PNG figures and `{html}` (all figures, interactive, works offline).",
         "",
         _provenance(results),
         "",
     ]
     if "sim3" in results:
         sec = results["sim3"]
-        lines += ["| Model | Paper AUROC / F1 / accuracy | Ours AUROC | F1 | Accuracy |",
-                  "|---|---|---|---|---|"]  # fmt: skip
+        lines += [
+            "| Model | Paper AUROC / F1 / accuracy | Ours AUROC | F1 | Accuracy |",
+            "|---|---|---|---|---|",
+        ]
         for method in ("early", "late", "amff"):
             row, p = sec["rows"][method], sec["paper"][method]
             lines.append(
@@ -393,9 +435,23 @@ def readme_section(results: dict[str, Any]) -> str:
                 f"{mean_sd(row['accuracy'])} |"
             )
         bayes = sec["oracles"]["bayes"]["auroc"]
-        lines += ["", f"Bayes oracle AUROC on the same patients: {num(bayes)}.", ""]
+        lines += [
+            "",
+            f"Ours: mean ± sd over {len(results['meta']['profile']['seeds'])} seeds on the "
+            f"held-out cohort; the Bayes oracle's AUROC there is {num(bayes)}. The paper's "
+            "simulator is not published, so levels are not comparable; differences between "
+            "methods are.",
+            "",
+        ]
+        png = results.get("figures", {}).get("png", {}).get("table1_fusion_benchmark")
+        if png:
+            lines += [f"![Fusion benchmark]({folder}/{png})", ""]
     lines += ["| Claim | Verdict |", "|---|---|"]
     for c in claims:
         lines.append(f"| {c['id']}: {c['paper']} | {VERDICT_MARK[c['verdict']]} |")
-    lines += ["", "Details, intervals and figures: `assets/results/REPRODUCTION.md`.", ""]
+    lines += [
+        "",
+        f"Rules, intervals and every figure: [{folder}/REPRODUCTION.md]({folder}/REPRODUCTION.md).",
+        "",
+    ]
     return "\n".join(lines)

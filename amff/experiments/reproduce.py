@@ -143,9 +143,7 @@ def makespan(seconds: list[float], workers: int) -> float:
     return max(loads) if seconds else 0.0
 
 
-def dry_run(
-    profile: Profile, out: Path, sections: tuple[str, ...], workers: int
-) -> dict[str, Any]:
+def dry_run(profile: Profile, out: Path, sections: tuple[str, ...], workers: int) -> dict[str, Any]:
     """The runs, which are stored already, and an estimate of the time left; writes nothing."""
     specs = build_plan(profile, sections)
     version = code_version()
@@ -228,17 +226,18 @@ def analyse(
     results["runs"] = {
         "count": len(records),
         "compute_s": sum(r["timing"]["total_s"] for r in records),
-        "by_method": _run_times(specs, records),
+        "by_method": _run_times(specs, records, version),
         "keys": sorted(r["key"] for r in records),
     }
     return results
 
 
-def _run_times(specs: list[RunSpec], records: list[dict[str, Any]]) -> dict[str, Any]:
+def _run_times(specs: list[RunSpec], records: list[dict[str, Any]], version: str) -> dict[str, Any]:
+    """Mean training time, total time and epochs of the stored runs, per method and N."""
     by_key = {r["key"]: r for r in records}
     out: dict[str, Any] = {}
     for spec in specs:
-        record = by_key.get(spec.key(records[0]["spec"]["code_version"])) if records else None
+        record = by_key.get(spec.key(version))
         if record is None:
             continue
         row = out.setdefault(f"{spec.method} n={spec.n}", {"runs": 0, "train_s": 0.0, "epochs": 0})
@@ -279,6 +278,7 @@ def reproduce(
     results = {
         "meta": {
             "command": command,
+            "out": str(out),
             "profile": profile.to_dict(),
             "sections": list(sections),
             "main_methods": list(MAIN_METHODS),

@@ -24,6 +24,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -200,17 +201,17 @@ def execute(spec: RunSpec, out: Path, code_version: str) -> dict[str, Any]:
     from amff.config import ModelConfig, TrainConfig
     from amff.train import train
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     train_cohort = cohort_for(spec.train_sim)
     test_cohort = cohort_for(spec.test_sim)
-    simulated = time.perf_counter()
+    simulated, cpu_simulated = time.perf_counter(), time.process_time()
     trained = train(
         train_cohort, ModelConfig.from_dict(spec.model), TrainConfig.from_dict(spec.train)
     )
-    trained_at = time.perf_counter()
+    trained_at, cpu_trained = time.perf_counter(), time.process_time()
     val_cohort = train_cohort.subset(trained.val_ids)
     arrays, thresholds, eval_timings = evaluate(trained, val_cohort, test_cohort, spec.evaluation)
-    finished = time.perf_counter()
+    finished, cpu_finished = time.perf_counter(), time.process_time()
 
     epochs_run = len([r for r in trained.history if "member" not in r])
     members: dict[str, int] = {}
@@ -240,6 +241,10 @@ def execute(spec: RunSpec, out: Path, code_version: str) -> dict[str, Any]:
             "evaluate_s": finished - trained_at,
             **eval_timings,
             "total_s": finished - started,
+            # CPU seconds of this (single-thread) process: wall time less any contention
+            "train_cpu_s": cpu_trained - cpu_simulated,
+            "evaluate_cpu_s": cpu_finished - cpu_trained,
+            "total_cpu_s": cpu_finished - cpu_started,
         },
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "pid": os.getpid(),
@@ -333,13 +338,18 @@ def run_all(
     else:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
-            # feed the pool in order, a few at a time, so the queue keeps the planned order
+            # feed the pool one run per free worker, so runs start in the planned order
             queue = list(pending)
             running: dict[Any, RunSpec] = {}
             while queue or running:
-                while queue and len(running) < workers:
-                    spec = queue.pop(0)
-                    running[pool.submit(_execute_in_worker, spec, str(out), code_version)] = spec
+                try:
+                    while queue and len(running) < workers:
+                        spec = queue.pop(0)
+                        future = pool.submit(_execute_in_worker, spec, str(out), code_version)
+                        running[future] = spec
+                except BrokenProcessPool as exc:  # a worker died (e.g. killed for memory)
+                    failures += [(s.name, f"BrokenProcessPool: {exc}") for s in [spec, *queue]]
+                    queue = []
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
                     spec = running.pop(future)

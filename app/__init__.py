@@ -1,0 +1,1 @@
+"""The AMFF-HT dashboard (Streamlit). Run it with `make run`."""

@@ -1,0 +1,246 @@
+"""What the dashboard keeps, and for how long.
+
+- st.cache_resource: loaded models (read-only after loading) and level-1 encodings (opaque
+  `Encoded` values that only the predictor reads), shared by every session of the process;
+- st.cache_data: cohorts, predictions, metrics, attributions and experiment results;
+- st.session_state: the user's own selections and uploads (see `SELECTION_KEYS`).
+
+Paths come from the environment so tests and users can point the app elsewhere:
+AMFF_CHECKPOINT_DIR (folder holding amff-default, early-default, late-default),
+AMFF_DEMO_COHORT (the held-out cohort folder), AMFF_RESULTS_DIR (the experiments' outputs).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+import amff
+from amff import metrics
+from amff.data.cohort import Cohort, Patient
+from amff.modalities import MODALITIES, Modality, all_subsets, subset_name
+
+REPO = Path(__file__).resolve().parent.parent
+MODEL_KINDS = {"amff": "AMFF-HT", "early": "Early fusion", "late": "Late fusion"}
+HARD_CASES = 50  # patients in each hard-case list
+
+
+# -- where things are ------------------------------------------------------------------------
+def checkpoint_dir() -> Path:
+    return Path(os.environ.get("AMFF_CHECKPOINT_DIR") or REPO / "checkpoints")
+
+
+def demo_cohort_dir() -> Path:
+    return Path(os.environ.get("AMFF_DEMO_COHORT") or REPO / "assets" / "demo_cohort")
+
+
+def results_dir() -> Path:
+    return Path(os.environ.get("AMFF_RESULTS_DIR") or REPO / "assets" / "results")
+
+
+def example_patient_dir() -> Path:
+    return REPO / "assets" / "example_patient"
+
+
+def available_models() -> dict[str, str]:
+    """{kind: checkpoint folder} for the shipped models that exist, AMFF-HT first."""
+    root = checkpoint_dir()
+    found = {}
+    for kind in MODEL_KINDS:
+        folder = root / f"{kind}-default"
+        if (folder / "config.json").is_file() and (folder / "model.safetensors").is_file():
+            found[kind] = str(folder)
+    return found
+
+
+def has_demo_cohort() -> bool:
+    return (demo_cohort_dir() / "clinical.csv").is_file()
+
+
+# -- models ------------------------------------------------------------------------------------
+@st.cache_resource(show_spinner="Loading the model...")
+def predictor(path: str) -> Any:
+    """The checkpoint at `path`, loaded once per process and never modified."""
+    return amff.load(path)
+
+
+# -- the held-out cohort -----------------------------------------------------------------------
+@st.cache_data(show_spinner="Reading the held-out patients...", max_entries=4)
+def demo_cohort(path: str) -> Cohort:
+    return amff.read_cohort(path)
+
+
+@dataclass(frozen=True)
+class CohortIndex:
+    """What the patient picker needs: ids, labels, which modalities, the simulator's truth."""
+
+    ids: list[str]
+    labels: dict[str, int]
+    present: dict[str, tuple[str, ...]]
+    p_true: dict[str, float]
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def cohort_index(path: str) -> CohortIndex:
+    cohort = demo_cohort(path)
+    present = cohort.present_matrix()
+    truth = cohort.truth
+    p_true = {}
+    if truth is not None and "p_true" in truth.columns:
+        p_true = {str(k): float(v) for k, v in truth["p_true"].items()}
+    labels = {} if cohort.labels is None else {str(k): int(v) for k, v in cohort.labels.items()}
+    return CohortIndex(
+        ids=cohort.ids,
+        labels=labels,
+        present={
+            pid: tuple(m.value for j, m in enumerate(MODALITIES) if present[i, j])
+            for i, pid in enumerate(cohort.ids)
+        },
+        p_true=p_true,
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def demo_patient(path: str, patient_id: str) -> Patient:
+    return demo_cohort(path).patient(patient_id)
+
+
+@st.cache_resource(show_spinner="Encoding the held-out patients (once)...", max_entries=8)
+def encoded_cohort(model_path: str, cohort_path: str) -> Any:
+    """Level 1 for the whole held-out cohort: every modality toggle starts from this."""
+    return predictor(model_path).encode(demo_cohort(cohort_path))
+
+
+@st.cache_resource(show_spinner=False, max_entries=128)
+def encoded_patient(model_path: str, patient_key: str, _patient: Patient) -> Any:
+    """Level 1 for one patient, cached by a key that identifies its data."""
+    return predictor(model_path).encode(_patient)
+
+
+# -- predictions and metrics -------------------------------------------------------------------
+@st.cache_data(show_spinner=False, max_entries=64)
+def cohort_predictions(
+    model_path: str, cohort_path: str, modalities: tuple[str, ...]
+) -> pd.DataFrame:
+    """patient_id, label, probability (NaN where the patient has none of the modalities)."""
+    model = predictor(model_path)
+    encoded = encoded_cohort(model_path, cohort_path)
+    arrays = model.predict_arrays(encoded, modalities)
+    return pd.DataFrame(
+        {
+            "patient_id": encoded.ids,
+            "label": encoded.labels,
+            "probability": arrays["probability"],
+        }
+    )
+
+
+def subset_metrics(frame: pd.DataFrame, threshold: float) -> dict[str, float]:
+    """Held-out metrics over the patients with a prediction (AUROC, F1, accuracy, ...)."""
+    keep = frame["probability"].notna().to_numpy()
+    y = frame["label"].to_numpy()[keep]
+    p = frame["probability"].to_numpy()[keep]
+    return metrics.all_metrics(y, p, threshold)
+
+
+@st.cache_data(show_spinner="Scoring every combination of sources...", max_entries=8)
+def all_subset_metrics(model_path: str, cohort_path: str) -> pd.DataFrame:
+    """One row per modality subset (15): AUROC, AUPRC, F1, accuracy, Brier, patients."""
+    threshold = predictor(model_path).threshold
+    rows = {}
+    for subset in all_subsets():
+        names = tuple(m.value for m in subset)
+        found = subset_metrics(cohort_predictions(model_path, cohort_path, names), threshold)
+        rows[subset_name(subset)] = found
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def hard_cases(model_path: str, cohort_path: str) -> dict[str, pd.DataFrame]:
+    """'misclassified' (wrong at the threshold, most confident first) and 'near' (every
+    patient, closest to the threshold first), with every available modality."""
+    threshold = predictor(model_path).threshold
+    frame = cohort_predictions(model_path, cohort_path, tuple(m.value for m in MODALITIES))
+    frame = frame.dropna(subset=["probability"]).copy()
+    frame["flagged"] = frame["probability"] >= threshold
+    frame["distance"] = (frame["probability"] - threshold).abs()
+    wrong = frame[frame["flagged"] != frame["label"].astype(bool)]
+    near = frame
+    return {
+        "misclassified": wrong.sort_values("distance", ascending=False).reset_index(drop=True),
+        "near": near.sort_values("distance").reset_index(drop=True),
+    }
+
+
+# -- explanations ------------------------------------------------------------------------------
+@st.cache_data(show_spinner=False, max_entries=256)
+def attribution(
+    model_path: str,
+    patient_key: str,
+    _patient: Patient,
+    modality: str,
+    method: str,
+    modalities: tuple[str, ...],
+) -> Any:
+    """Captum attributions inside one modality (amff.explain.attribute), cached."""
+    from amff import explain
+
+    return explain.attribute(predictor(model_path), _patient, modality, method, modalities)
+
+
+# -- training and experiments ------------------------------------------------------------------
+@st.cache_data(show_spinner=False, max_entries=8)
+def checkpoint_json(path: str, name: str) -> Any:
+    """history.json / metrics.json / config.json of a checkpoint (None when absent)."""
+    file = Path(path) / name
+    if not file.is_file():
+        return None
+    return json.loads(file.read_text(encoding="utf-8"))
+
+
+@st.cache_data(show_spinner=False, ttl=60)
+def results_listing(path: str) -> dict[str, Any]:
+    """What the experiments wrote: results.json (parsed), figures, HTML, REPRODUCTION.md."""
+    root = Path(path)
+    out: dict[str, Any] = {"results": None, "png": [], "html": [], "reproduction": None}
+    if not root.is_dir():
+        return out
+    file = root / "results.json"
+    if file.is_file():
+        try:
+            out["results"] = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            out["results"] = None
+    out["png"] = sorted(str(p) for p in root.rglob("*.png"))
+    out["html"] = sorted(str(p) for p in root.rglob("*.html"))
+    repro = root / "REPRODUCTION.md"
+    if repro.is_file():
+        out["reproduction"] = repro.read_text(encoding="utf-8")
+    return out
+
+
+# -- selections (st.session_state) -------------------------------------------------------------
+def selected_model(models: dict[str, str]) -> str:
+    """The kind chosen in the sidebar (AMFF-HT unless changed)."""
+    kind = st.session_state.get("model_kind")
+    return kind if kind in models else next(iter(models))
+
+
+def toggle_key(modality: Modality) -> str:
+    return f"use_{modality.value}"
+
+
+def chosen_modalities() -> tuple[str, ...]:
+    """The modalities switched on (all four until the user switches one off)."""
+    return tuple(m.value for m in MODALITIES if st.session_state.get(toggle_key(m), True))
+
+
+def as_probability_text(value: float) -> str:
+    return "no data" if value is None or not np.isfinite(value) else f"{100 * value:.1f}%"
