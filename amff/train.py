@@ -10,7 +10,7 @@ import copy
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -62,6 +62,13 @@ def mask_modalities(present: Tensor, p_drop: float, generator: torch.Generator) 
         choice = scores.argmax(dim=1)
         kept[empty, choice[empty]] = True
     return kept
+
+
+def flip_images(batch: Batch, flips: Tensor) -> Batch:
+    """Mirror the flagged training images left-right (augmentation: the chest-like images are
+    roughly symmetric and the side of a finding carries no signal)."""
+    image = torch.where(flips[:, None, None, None], batch.image.flip(-1), batch.image)
+    return replace(batch, image=image)
 
 
 @torch.no_grad()
@@ -162,8 +169,12 @@ class Trainer:
             for idx in batches:
                 # the masks are drawn for the whole global batch, as in a single process
                 masked = mask_modalities(train.present[idx], cfg.modality_dropout, generator)
+                flips = torch.rand(len(idx), generator=generator) < 0.5 if cfg.augment else None
                 mine = distributed.shard(len(idx), ctx)
-                part = dataset.collate(idx[mine].tolist()).trim_text().to(self.device)
+                part = dataset.collate(idx[mine].tolist()).trim_text()
+                if flips is not None:
+                    part = flip_images(part, flips[mine])
+                part = part.to(self.device)
                 out = net(part, masked[mine].to(self.device))
                 # the shard's mean, scaled so DDP's average over ranks is the global batch's mean
                 share = len(part) * ctx.world_size / len(idx)
