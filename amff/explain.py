@@ -46,9 +46,9 @@ against):
   [PAD] embedding, which is the zero vector (padding_idx 0), at every position, positions kept.
 - image: the normalised model input (S x S, S = 64 for the shipped models). Baseline: the
   training-mean image, i.e. a uniform image at the training pixel mean (normalised 0).
-- rna: the standardised log-CPM of every gene and the standardised log10 library size.
-  Baseline: the training mean of each (standardised 0). Results carry the raw counts and the
-  log-CPM beside each gene.
+- rna: the standardised log-CPM of every gene the model reads (the checkpoint's selection)
+  and the standardised log10 library size. Baseline: the training mean of each
+  (standardised 0). Results carry the raw counts and the log-CPM beside each gene.
 
 Thread safety: a dashboard shares one Predictor across sessions. Attribution and attention
 calls are serialised by a module-level lock (`ATTRIBUTION_LOCK`), because they add forward
@@ -572,12 +572,16 @@ def _rna_problem(
 ) -> _Problem:
     from amff.data.preprocess import RnaPreprocessor
 
-    genes = predictor.genes
-    counts = patient.rna.reindex(genes).to_numpy(dtype=np.float64)[None]  # (1, G)
+    rna = predictor.preprocessor.rna
+    genes = predictor.genes  # the genes the model reads (a selection of the cohort's)
+    basis = getattr(rna, "library_genes", None) or genes  # the genes CPM is computed over
+    counts = patient.rna.reindex(basis).to_numpy(dtype=np.float64)[None]  # (1, G_all)
     log_cpm, log_lib = RnaPreprocessor.log_cpm(counts)
-    inputs = np.concatenate([counts[0], [counts.sum()]])
+    columns = {g: j for j, g in enumerate(basis)}
+    read = [columns[g] for g in genes]
+    inputs = np.concatenate([counts[0, read], [counts.sum()]])
     extra = {
-        "log_cpm": np.concatenate([log_cpm[0], log_lib]),
+        "log_cpm": np.concatenate([log_cpm[0, read], log_lib]),
         "standardised": x[0].double().numpy(),
     }
     groups = np.arange(x.shape[1])

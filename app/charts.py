@@ -183,9 +183,7 @@ def drop_one_figure(drop_one: Mapping[str, float]) -> go.Figure:
     shown = [m for m in MODALITIES if m.value in drop_one]
     values = [100 * float(drop_one[m.value]) for m in shown]
     finite = [v if np.isfinite(v) else 0.0 for v in values]
-    text = [
-        f"{v:+.1f} pts" if np.isfinite(v) else "only source: cannot remove" for v in values
-    ]
+    text = [f"{v:+.1f} pts" if np.isfinite(v) else "only source: cannot remove" for v in values]
     fig = go.Figure(
         go.Bar(
             x=finite,
@@ -212,10 +210,26 @@ def drop_one_figure(drop_one: Mapping[str, float]) -> go.Figure:
     return fig
 
 
-def record_attribution_figure(frame: pd.DataFrame, k: int = 12) -> go.Figure:
+SENSITIVITY = OKABE_ITO["sky_blue"]  # unsigned attributions (saliency): size only
+
+
+def _bar_colors(values: np.ndarray, signed: bool) -> list[str]:
+    if not signed:
+        return [SENSITIVITY] * len(values)
+    return [RISK_UP if v > 0 else RISK_DOWN for v in values]
+
+
+def _attribution_axis(signed: bool) -> str:
+    if signed:
+        return "Attribution (log-odds; right = raises risk)"
+    return "Sensitivity (size of the gradient; no direction)"
+
+
+def record_attribution_figure(frame: pd.DataFrame, k: int = 12, signed: bool = True) -> go.Figure:
     """Bars of the k record values with the largest attribution.
 
     frame: label, value, attribution and optionally flag ('low' / 'high' / '') per feature.
+    signed=False (saliency) draws sizes in one neutral colour.
     """
     top = frame.reindex(frame["attribution"].abs().sort_values(ascending=False).index).head(k)
     flags = top["flag"] if "flag" in top else pd.Series("", index=top.index)
@@ -229,14 +243,14 @@ def record_attribution_figure(frame: pd.DataFrame, k: int = 12) -> go.Figure:
             x=values,
             y=labels,
             orientation="h",
-            marker_color=[RISK_UP if v > 0 else RISK_DOWN for v in values],
-            hovertemplate="%{y}<br>attribution %{x:+.3f} (log-odds)<extra></extra>",
+            marker_color=_bar_colors(values, signed),
+            hovertemplate="%{y}<br>attribution %{x:+.3f}<extra></extra>",
             name="Attribution",
         )
     )
     _layout(fig, "Record values that moved the risk most", height=90 + 28 * max(len(top), 1))
     fig.update_xaxes(
-        title_text="Attribution (log-odds; right = raises risk)",
+        title_text=_attribution_axis(signed),
         zeroline=True,
         zerolinecolor="#6B7280",
     )
@@ -244,7 +258,7 @@ def record_attribution_figure(frame: pd.DataFrame, k: int = 12) -> go.Figure:
     return fig
 
 
-def genes_figure(frame: pd.DataFrame, k: int = 15) -> go.Figure:
+def genes_figure(frame: pd.DataFrame, k: int = 15, signed: bool = True) -> go.Figure:
     """Bars of the k genes with the largest attribution (frame: label, value, attribution)."""
     top = frame.reindex(frame["attribution"].abs().sort_values(ascending=False).index).head(k)
     values = top["attribution"].to_numpy(dtype=float)
@@ -258,7 +272,7 @@ def genes_figure(frame: pd.DataFrame, k: int = 15) -> go.Figure:
             x=values,
             y=labels,
             orientation="h",
-            marker_color=[RISK_UP if v > 0 else RISK_DOWN for v in values],
+            marker_color=_bar_colors(values, signed),
             customdata=counts,
             hovertemplate="%{y}: %{customdata} reads<br>attribution %{x:+.4f}<extra></extra>",
             name="Attribution",
@@ -266,7 +280,7 @@ def genes_figure(frame: pd.DataFrame, k: int = 15) -> go.Figure:
     )
     _layout(fig, f"Top {len(top)} genes", height=90 + 26 * max(len(top), 1))
     fig.update_xaxes(
-        title_text="Attribution (log-odds; right = raises risk)",
+        title_text=_attribution_axis(signed),
         zeroline=True,
         zerolinecolor="#6B7280",
     )
@@ -275,10 +289,15 @@ def genes_figure(frame: pd.DataFrame, k: int = 15) -> go.Figure:
 
 
 def image_overlay_figure(
-    image: np.ndarray, heatmap: np.ndarray, opacity: float = 0.5, title: str = ""
+    image: np.ndarray,
+    heatmap: np.ndarray,
+    opacity: float = 0.5,
+    title: str = "",
+    signed: bool = True,
 ) -> go.Figure:
     """The image in grayscale with the attribution heatmap on top (blue lowers, vermillion
-    raises the risk; the colour scale is symmetric around zero)."""
+    raises the risk; the colour scale is symmetric around zero). signed=False (saliency):
+    a white-to-sky-blue scale from zero."""
     image = np.asarray(image, dtype=float)
     heatmap = np.asarray(heatmap, dtype=float)
     bound = float(np.nanmax(np.abs(heatmap))) if heatmap.size else 0.0
@@ -295,20 +314,31 @@ def image_overlay_figure(
             hovertemplate="row %{y}, column %{x}<br>intensity %{z:.2f}<extra></extra>",
         )
     )
+    if signed:
+        scale, low = DIVERGING, -bound
+        colorbar = {
+            "title": {"text": "Attribution", "side": "right"},
+            "tickvals": [-bound, 0, bound],
+            "ticktext": ["lowers risk", "0", "raises risk"],
+            "thickness": 14,
+        }
+    else:
+        scale, low = [[0.0, "#FFFFFF"], [1.0, SENSITIVITY]], 0.0
+        colorbar = {
+            "title": {"text": "Sensitivity", "side": "right"},
+            "tickvals": [0, bound],
+            "ticktext": ["none", "most"],
+            "thickness": 14,
+        }
     fig.add_trace(
         go.Heatmap(
             z=heatmap,
-            colorscale=DIVERGING,
-            zmin=-bound,
+            colorscale=scale,
+            zmin=low,
             zmax=bound,
             opacity=float(opacity),
             name="attribution",
-            colorbar={
-                "title": {"text": "Attribution", "side": "right"},
-                "tickvals": [-bound, 0, bound],
-                "ticktext": ["lowers risk", "0", "raises risk"],
-                "thickness": 14,
-            },
+            colorbar=colorbar,
             hovertemplate="row %{y}, column %{x}<br>attribution %{z:+.2e}<extra></extra>",
         )
     )
@@ -326,6 +356,7 @@ def note_html(
     ends: Sequence[int],
     attributions: Sequence[float],
     read_until: int | None = None,
+    signed: bool = True,
 ) -> str:
     """The note as HTML with each word the model read shaded by its attribution.
 
@@ -343,7 +374,7 @@ def note_html(
             continue
         parts.append(html.escape(note[at:start]))
         strength = min(abs(float(value)) / bound, 1.0) if np.isfinite(value) else 0.0
-        rgb = (213, 94, 0) if value > 0 else (0, 114, 178)
+        rgb = (86, 180, 233) if not signed else (213, 94, 0) if value > 0 else (0, 114, 178)
         title = f"attribution {float(value):+.3g}"
         parts.append(
             f'<span class="amff-word" title="{html.escape(title)}" '
@@ -660,7 +691,9 @@ def architecture_dot() -> str:
         ]
     lines += [
         '  subgraph cluster_l1 { label="Level 1: within each source"; fontname="Helvetica";'
-        ' color="#D1D5DB"; ' + " ".join(f"enc_{m.value}; pool_{m.value};" for m in MODALITIES) + " }",
+        ' color="#D1D5DB"; '
+        + " ".join(f"enc_{m.value}; pool_{m.value};" for m in MODALITIES)
+        + " }",
         '  cross [label="Level 2: cross-modal attention\\n(absent sources masked)"];',
         '  weights [label="Adaptive modality weights\\n(alpha, sum to 1)"];',
         '  head [label="Classifier head\\n(weighted vectors)"];',

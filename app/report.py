@@ -35,7 +35,7 @@ td, th { border-bottom: 1px solid #E5E7EB; padding: 4px 10px; text-align: left; 
 
 def figure_html(fig: go.Figure, first: bool) -> str:
     """A figure as an HTML fragment; plotly.js is included with the first one only."""
-    return fig.to_html(full_html=False, include_plotlyjs=True if first else False)
+    return fig.to_html(full_html=False, include_plotlyjs=bool(first))
 
 
 def render_report(
@@ -69,8 +69,8 @@ def render_report(
         f"<h1>AMFF-HT patient report: {e(patient_id)}</h1>",
         '<p class="disclaimer">Synthetic patients; not for clinical decisions. The model learned '
         "from simulated patients only.</p>",
-        f'<p class="muted">Model: {e(model_name)}. Created {e(created.strftime("%Y-%m-%d %H:%M UTC"))}.'
-        "</p>",
+        f'<p class="muted">Model: {e(model_name)}. Created '
+        f"{e(created.strftime('%Y-%m-%d %H:%M UTC'))}.</p>",
         "<h2>Prediction</h2>",
         f'<p><span class="big">{_percent(probability)}</span> predicted risk of the outcome. '
         f"<b>{e(decision)}</b> (decision threshold {_percent(threshold)}).</p>",

@@ -28,7 +28,10 @@ VIEWS = Path(__file__).resolve().parent / "views"
 pages = [
     st.Page(VIEWS / "patient.py", title="Patient", icon=":material/person:", default=True),
     st.Page(
-        VIEWS / "cohort.py", title="Cohort and ablation", icon=":material/groups:", url_path="cohort"
+        VIEWS / "cohort.py",
+        title="Cohort and ablation",
+        icon=":material/groups:",
+        url_path="cohort",
     ),
     st.Page(
         VIEWS / "training.py",

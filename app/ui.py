@@ -187,8 +187,14 @@ def md_escape(text: str) -> str:
     """User text made inert for st.markdown (Markdown and HTML characters escaped)."""
     out = []
     for ch in str(text):
-        if ch in "\\`*_{}[]()#+-.!|<>~$&:":
-            out.append("\\" + ch if ch not in "<>&" else {"<": "&lt;", ">": "&gt;", "&": "&amp;"}[ch])
+        if ch in _HTML_ENTITIES:
+            out.append(_HTML_ENTITIES[ch])
+        elif ch in _MARKDOWN_SPECIALS:
+            out.append("\\" + ch)
         else:
             out.append(ch)
     return "".join(out)
+
+
+_HTML_ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+_MARKDOWN_SPECIALS = set("\\`*_{}[]()#+-.!|~$:")

@@ -70,7 +70,9 @@ def parse_record(data: bytes, name: str, features: Sequence[str], numeric: Seque
     if not bool(record.notna().any()):
         raise InputError(f"{name}: every feature is empty; fill in at least one value")
     missing = int(record.isna().sum())
-    notices = [f"{missing} of {len(features)} values missing (the model accepts gaps)"] if missing else []
+    notices = (
+        [f"{missing} of {len(features)} values missing (the model accepts gaps)"] if missing else []
+    )
     label = None if labels is None else int(labels.iloc[0])
     return Part(record, name, notices, patient_id=str(clinical.index[0]), label=label)
 

@@ -54,7 +54,9 @@ _SHORT = {
 }
 
 
-def metrics_ui(view: CohortView, name: str, baseline: dict[str, float] | None, oracle: float | None) -> None:
+def metrics_ui(
+    view: CohortView, name: str, baseline: dict[str, float] | None, oracle: float | None
+) -> None:
     found = view.metrics[name]
     columns = st.columns(5)
     for column, key in zip(columns, ("auroc", "f1", "accuracy")):
@@ -129,9 +131,7 @@ def cohort_page() -> None:
         f"F1 and accuracy at the model's threshold of {100 * model.threshold:.0f}%."
     )
 
-    curves = {
-        label: _labelled(frame) for label, frame in view.predictions.items() if len(frame)
-    }
+    curves = {label: _labelled(frame) for label, frame in view.predictions.items() if len(frame)}
     roc, pr, calibration = st.columns(3)
     roc.plotly_chart(charts.roc_figure(curves), key="roc", config={"displayModeBar": False})
     pr.plotly_chart(charts.pr_figure(curves), key="pr", config={"displayModeBar": False})
@@ -186,7 +186,9 @@ def cohort_page() -> None:
             }
         ).T
         left, right = st.columns([3, 2], gap="large")
-        left.plotly_chart(charts.models_figure(table), key="models", config={"displayModeBar": False})
+        left.plotly_chart(
+            charts.models_figure(table), key="models", config={"displayModeBar": False}
+        )
         right.dataframe(table.style.format("{:.3f}"), width="stretch")
         right.caption(
             "Same patients, same sources. Early fusion joins the sources into one vector; "

@@ -84,7 +84,9 @@ def synthetic_patient_ui(cohort_path: str) -> Chosen:
     return Chosen(patient, f"demo:{cohort_path}:{patient_id}", truth, (wrong.empty(), near.empty()))
 
 
-def hard_cases_ui(slots: tuple[Any, Any], model_path: str, cohort_path: str, threshold: float) -> None:
+def hard_cases_ui(
+    slots: tuple[Any, Any], model_path: str, cohort_path: str, threshold: float
+) -> None:
     """The two hard-case lists, in the slots reserved by synthetic_patient_ui."""
     cases = state.hard_cases(model_path, cohort_path)
 
@@ -191,7 +193,10 @@ def upload_ui(model: Any) -> Chosen | None:
             type=["csv"],
             key="file_record",
             on_change=_on_file,
-            args=("record", partial(uploads.parse_record, features=model.features, numeric=schema.numeric)),
+            args=(
+                "record",
+                partial(uploads.parse_record, features=model.features, numeric=schema.numeric),
+            ),
             help="Columns: patient_id, then any of the model's features; empty cell = missing.",
         )
         _upload_status_ui("record")
@@ -452,7 +457,7 @@ def record_panel(model: Any, patient: Patient, found: Any) -> None:
     shown = frame.assign(label=[ui.feature_label(label) for label in frame["label"]])
     left, right = st.columns([3, 2], gap="large")
     left.plotly_chart(
-        charts.record_attribution_figure(shown),
+        charts.record_attribution_figure(shown, signed=signed(found)),
         config={"displayModeBar": False},
         key="record_chart",
     )
@@ -492,11 +497,20 @@ def note_panel(model: Any, patient: Patient, found: Any) -> None:
     note = patient.note or ""
     starts, ends = list(found.extra.get("start", [])), list(found.extra.get("end", []))
     read_until = max(ends) if ends else 0
-    st.html(charts.note_html(note, starts, ends, found.values, read_until=read_until))
+    st.html(
+        charts.note_html(
+            note, starts, ends, found.values, read_until=read_until, signed=signed(found)
+        )
+    )
     st.caption(
-        "Words shaded vermillion raised the risk, blue lowered it; stronger shading, more "
-        f"effect. The model reads the first {len(found.labels)} words shown shaded; grey text "
-        "after them was not read."
+        (
+            "Words shaded vermillion raised the risk, blue lowered it; stronger shading, more "
+            "effect."
+            if signed(found)
+            else "Stronger shading: the risk is more sensitive to the word."
+        )
+        + f" The model read the first {len(found.labels)} words (shaded); grey text after "
+        "them was not read."
     )
     if len(note) > MAX_NOTE_CHARS:
         st.info(
@@ -519,12 +533,19 @@ def image_panel(model: Any, patient: Patient, found: Any) -> None:
             help="0 shows the image alone; 1 shows the heatmap alone.",
         )
         st.caption(
-            "Vermillion regions raised the risk, blue regions lowered it, against a uniform "
-            f"gray image. The image is shown as the model reads it ({model.image_size} x "
+            (
+                "Vermillion regions raised the risk, blue regions lowered it, against a "
+                "uniform gray image."
+                if signed(found)
+                else "Stronger blue: the risk is more sensitive to that region."
+            )
+            + f" The image is shown as the model reads it ({model.image_size} x "
             f"{model.image_size} pixels)."
         )
     left.plotly_chart(
-        charts.image_overlay_figure(np.asarray(found.inputs), found.values, opacity),
+        charts.image_overlay_figure(
+            np.asarray(found.inputs), found.values, opacity, signed=signed(found)
+        ),
         config={"displayModeBar": False},
         key="image_chart",
     )
@@ -534,7 +555,9 @@ def rna_panel(model: Any, patient: Patient, found: Any) -> None:
     frame = found.frame()
     left, right = st.columns([3, 2], gap="large")
     left.plotly_chart(
-        charts.genes_figure(frame, k=15), config={"displayModeBar": False}, key="genes_chart"
+        charts.genes_figure(frame, k=15, signed=signed(found)),
+        config={"displayModeBar": False},
+        key="genes_chart",
     )
     top = found.top(50)
     right.dataframe(
@@ -549,6 +572,11 @@ def rna_panel(model: Any, patient: Patient, found: Any) -> None:
         height=420,
         column_config={"Attribution": st.column_config.NumberColumn(help=ui.HELP["attribution"])},
     )
+
+
+def signed(found: Any) -> bool:
+    """Saliency gives sizes only (|gradient|): drawn without a direction."""
+    return found.method != "saliency"
 
 
 PANELS = {
@@ -613,7 +641,9 @@ def what_if_ui(
             label=patient.label,
         )
         try:
-            encoded = state.encoded_patient(model_path, "whatif:" + uploads.fingerprint(what_if), what_if)
+            encoded = state.encoded_patient(
+                model_path, "whatif:" + uploads.fingerprint(what_if), what_if
+            )
         except InputError as exc:
             st.error(str(exc))
             return
@@ -721,7 +751,9 @@ def patient_page() -> None:
         reasons = reasons_ui(model, encoded, used)
         st.subheader("Why: what inside each source moved the risk", help=ui.HELP["attribution"])
         attribution_ui(model, model_path, patient, key, used)
-        with st.expander("What if? Change record values and see the risk move", icon=":material/tune:"):
+        with st.expander(
+            "What if? Change record values and see the risk move", icon=":material/tune:"
+        ):
             what_if_ui(model, model_path, patient, key, used, result["probability"])
         report_ui(model, kind, patient, used, available, result, reasons, truth)
     if chosen.hard_case_slots is not None:

@@ -70,8 +70,14 @@ def held_out_ui(model: Any) -> None:
     table.index = [" + ".join(Modality(p).label for p in name.split("+")) for name in table.index]
     keep = [c for c in ("auroc", "auprc", "f1", "accuracy", "brier", "n") if c in table.columns]
     shown = table[keep].rename(
-        columns={"auroc": "AUROC", "auprc": "AUPRC", "f1": "F1", "accuracy": "Accuracy",
-                 "brier": "Brier", "n": "Patients"}
+        columns={
+            "auroc": "AUROC",
+            "auprc": "AUPRC",
+            "f1": "F1",
+            "accuracy": "Accuracy",
+            "brier": "Brier",
+            "n": "Patients",
+        }
     )
     with st.expander(f"Every combination of sources ({len(shown)} rows)"):
         st.dataframe(
@@ -117,9 +123,9 @@ def experiments_ui() -> None:
             f"results, figures and a report to {folder}; this page shows them when they exist."
         )
         st.markdown("**The paper's Table 1** (for reference):")
-        st.dataframe(fusion_table({}).filter(like="paper").assign(
-            Method=[ui.model_label(k) for k in ("early", "late", "amff")]
-        ).set_index("Method"), width="stretch")
+        paper = pd.DataFrame(PAPER_TABLE1).T.rename(columns=TABLE_METRICS)
+        paper.index = [ui.model_label(k) for k in paper.index]
+        st.dataframe(paper.style.format("{:.3f}"), width="stretch")
         return
     meta = results.get("meta") or {}
     st.caption(
