@@ -20,8 +20,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -86,13 +87,83 @@ def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=1, allow_nan=True) + "\n", encoding="utf-8")
 
 
+def _read_text(path: Path) -> str:
+    """A checkpoint file's UTF-8 text; an InputError naming the file when it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(
+            f"{path}: not UTF-8 text; the checkpoint is damaged, use an unmodified copy"
+        ) from None
+    except OSError as exc:
+        raise InputError(
+            f"{path}: cannot be read ({exc.strerror or exc}); check that it is a readable file"
+        ) from None
+
+
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        return json.loads(_read_text(path))
+    except (ValueError, RecursionError):
         raise InputError(
             f"{path}: not valid JSON; the checkpoint is damaged, use an unmodified copy"
         ) from None
+
+
+def _weight_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """The tensor names and shapes a safetensors file declares (its header only; no data)."""
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            names = handle.keys()  # a safe_open handle is not iterable
+            return {key: tuple(handle.get_slice(key).get_shape()) for key in names}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise InputError(
+            f"{path}: not a readable safetensors file ({str(exc)[:80]}); it may be "
+            "truncated or not a safetensors file at all (pickles are never loaded)"
+        ) from None
+
+
+def _check_preprocessor(preprocessor: Preprocessor, folder: Path) -> None:
+    """The fitted statistics are consistent (one per feature or gene, finite, sd > 0), so a
+    tampered preprocess.json fails here, not in the middle of a prediction."""
+    try:
+        problem = _preprocessor_problem(preprocessor)
+    except (TypeError, ValueError):
+        problem = "preprocess.json", "a statistic is not a number"
+    if problem:
+        raise InputError(
+            f"{folder / problem[0]}: {problem[1]}; the checkpoint is damaged, use an "
+            "unmodified copy"
+        )
+
+
+def _preprocessor_problem(preprocessor: Preprocessor) -> tuple[str, str] | None:
+    """(file, what is wrong) for the first problem found, or None."""
+    tab, rna, image = preprocessor.tabular, preprocessor.rna, preprocessor.image
+    stats = (tab.means, tab.sds, tab.low, tab.high)
+    if any(len(v) != len(tab.numeric) for v in stats):
+        return "preprocess.json", "the record statistics do not match the numeric features"
+    if len(rna.means) != len(rna.genes) or len(rna.sds) != len(rna.genes):
+        return "preprocess.json", "the RNA statistics do not match the genes"
+    if rna.library_genes and not set(rna.genes) <= set(rna.library_genes):
+        return "preprocess.json", "the RNA genes are not among the library genes"
+    values = [*(x for v in stats for x in v), *rna.means, *rna.sds, rna.lib_mean, image.mean]
+    scales = [*tab.sds, *rna.sds, rna.lib_sd, image.sd]
+    numbers = np.array(values + scales, dtype=np.float64)
+    if not np.isfinite(numbers).all() or not (np.array(scales, dtype=np.float64) > 0).all():
+        return "preprocess.json", "a statistic is not a finite number (or a scale is not positive)"
+    size = image.size
+    if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= 4096:
+        return (
+            "preprocess.json",
+            f"image size {str(size)[:20]!r} is not a whole number of pixels up to 4096",
+        )
+    from tokenizers import Tokenizer
+
+    ids = Tokenizer.from_str(preprocessor.text.tokenizer_json).get_vocab(with_added_tokens=True)
+    if any(not 0 <= i < preprocessor.text.vocab_size for i in ids.values()):
+        return "tokenizer.json", "a token id is outside the vocabulary"
+    return None
 
 
 def load_checkpoint(
@@ -121,21 +192,57 @@ def load_checkpoint(
         model_config = ModelConfig.from_dict(config["model"])
         TrainConfig.from_dict(config["train"])
         schema = config["schema"]
-        float(config["threshold"])
-    except (KeyError, TypeError, ValueError) as exc:
+        threshold = float(config["threshold"])
+    except Exception as exc:  # any malformed field (ZeroDivisionError for heads=0, ...)
         raise InputError(
-            f"{folder / 'config.json'}: malformed ({exc}); use an unmodified copy"
+            f"{folder / 'config.json'}: malformed ({type(exc).__name__}: {str(exc)[:80]}); use "
+            "an unmodified copy"
         ) from None
+    if not 0.0 <= threshold <= 1.0:  # also false for NaN
+        raise InputError(
+            f"{folder / 'config.json'}: threshold {threshold} is not a probability in [0, 1]; "
+            "use an unmodified copy"
+        )
     preprocessor = Preprocessor.from_json(
-        (folder / "preprocess.json").read_text(encoding="utf-8"),
-        (folder / "tokenizer.json").read_text(encoding="utf-8"),
+        _read_text(folder / "preprocess.json"), _read_text(folder / "tokenizer.json")
     )
-    if preprocessor.schema() != schema:
+    try:
+        same_schema = preprocessor.schema() == schema
+    except Exception:  # a field of the wrong type
+        same_schema = False
+    if not same_schema:
         raise InputError(
             f"{folder}: config.json's data schema does not match preprocess.json/tokenizer.json; "
             "the checkpoint was altered, use an unmodified copy"
         )
+    _check_preprocessor(preprocessor, folder)
     weights_path = folder / "model.safetensors"
+    declared = _weight_shapes(weights_path)
+    # the model config is checked against the weights on the meta device first: a config.json
+    # that asks for a huge model costs no memory before it is refused
+    try:
+        with torch.device("meta"):
+            skeleton = build_model(model_config, schema)
+    except Exception as exc:
+        raise InputError(
+            f"{folder / 'config.json'}: cannot rebuild the model ({type(exc).__name__}: "
+            f"{str(exc)[:80]}); use an unmodified copy"
+        ) from None
+    expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    missing = sorted(set(expected) - set(declared))
+    extra = sorted(set(declared) - set(expected))
+    if missing or extra:
+        raise InputError(
+            f"{weights_path}: the weights do not match config.json ({len(missing)} missing, "
+            f"{len(extra)} unexpected, e.g. {(missing or extra)[0]!r}); use the config.json "
+            "saved with these weights"
+        )
+    for key, shape in declared.items():
+        if shape != expected[key]:
+            raise InputError(
+                f"{weights_path}: {key} has shape {shape} but config.json builds "
+                f"{expected[key]}; use the config.json saved with these weights"
+            )
     try:
         state = load_file(str(weights_path))
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
@@ -143,28 +250,17 @@ def load_checkpoint(
             f"{weights_path}: not a readable safetensors file ({str(exc)[:80]}); it may be "
             "truncated or not a safetensors file at all (pickles are never loaded)"
         ) from None
-    try:
-        model = build_model(model_config, schema)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InputError(f"{folder / 'config.json'}: cannot rebuild the model ({exc})") from None
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    extra = sorted(set(state) - set(expected))
-    if missing or extra:
-        raise InputError(
-            f"{weights_path}: the weights do not match config.json ({len(missing)} missing, "
-            f"{len(extra)} unexpected, e.g. {(missing or extra)[0]!r}); use the config.json "
-            "saved with these weights"
-        )
     for key, tensor in state.items():
-        if tuple(tensor.shape) != tuple(expected[key].shape):
-            raise InputError(
-                f"{weights_path}: {key} has shape {tuple(tensor.shape)} but config.json "
-                f"builds {tuple(expected[key].shape)}; use the config.json saved with these weights"
-            )
         if tensor.dtype.is_floating_point and not torch.isfinite(tensor).all():
             raise InputError(f"{weights_path}: {key} holds NaN or infinite values; retrain")
-    model.load_state_dict(state)
+    try:
+        model = build_model(model_config, schema)
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise InputError(
+            f"{weights_path}: the weights cannot be loaded ({str(exc)[:80]}); use the "
+            "config.json saved with these weights"
+        ) from None
     model.eval()
     history = _read_json(folder / "history.json") if (folder / "history.json").is_file() else []
     metrics = _read_json(folder / "metrics.json") if (folder / "metrics.json").is_file() else {}

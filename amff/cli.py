@@ -457,14 +457,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(args.func(args) or 0)
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (InputError, KeyError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        # one line, whatever a cell or a library message held
+        print("error: " + " ".join(str(message).splitlines()), file=sys.stderr)
         return 2
-    except KeyError as exc:
-        print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
-        return 2
-    except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:
-        print(f"error: {exc.filename or ''}: {exc.strerror}; check the path", file=sys.stderr)
+    except OSError as exc:  # a missing path, no permission, a full disk, a name too long, ...
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(
+            f"error: {where}{exc.strerror or exc}; check the path, its permissions and the "
+            "free disk space",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         print("error: interrupted; nothing was written", file=sys.stderr)

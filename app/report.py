@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from amff import Patient
+from amff import InputError, Patient
 from amff.modalities import MODALITIES, Modality
 from app import charts
 
@@ -53,6 +53,7 @@ def render_report(
     record: pd.DataFrame | None = None,
     method: str = "",
     created: datetime | None = None,
+    notice: str | None = None,
 ) -> str:
     """The report HTML from plain values and figures. `note_html` must already be escaped
     (charts.note_html builds it so); every other string is escaped here."""
@@ -92,6 +93,8 @@ def render_report(
         if name in figures:
             parts += [f"<h2>{e(title)}</h2>", figure_html(figures[name], first)]
             first = False
+    if notice:
+        parts.append(f'<p class="muted">{e(notice)}</p>')
     if method:
         parts.append(
             f"<h2>Attributions</h2><p class='muted'>Method: {e(method.replace('_', ' '))}. "
@@ -134,7 +137,11 @@ def patient_report(
     if len(weights) and len(weights) == len(reasons):
         figures["weights"] = charts.modality_weights_figure(weights.to_dict())
     figures["drop_one"] = charts.drop_one_figure(reasons["drop_one_probability"].to_dict())
-    found = explain.attribute_all(model, patient, method, used)
+    notice = None
+    try:
+        found = explain.attribute_all(model, patient, method, used)
+    except InputError as exc:  # the prediction is still worth a report
+        found, notice = {}, f"Attributions could not be computed: {exc}"
     note = None
     record = None
     for name, attribution in found.items():
@@ -181,6 +188,7 @@ def patient_report(
         note_html=note,
         record=record,
         method=method,
+        notice=notice,
     )
 
 

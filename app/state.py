@@ -121,7 +121,10 @@ def encoded_cohort(model_path: str, cohort_path: str) -> Any:
 @st.cache_resource(show_spinner=False, max_entries=128)
 def encoded_patient(model_path: str, patient_key: str, _patient: Patient) -> Any:
     """Level 1 for one patient, cached by a key that identifies its data."""
-    return predictor(model_path).encode(_patient)
+    model = predictor(model_path)
+    # a one-patient cohort with every gene the RNA normalisation needs
+    one = Cohort.from_patients([_patient], features=model.features, genes=rna_genes(model))
+    return model.encode(one)
 
 
 # -- predictions and metrics -------------------------------------------------------------------
@@ -231,6 +234,12 @@ def selected_model(models: dict[str, str]) -> str:
     """The kind chosen in the sidebar (AMFF-HT unless changed)."""
     kind = st.session_state.get("model_kind")
     return kind if kind in models else next(iter(models))
+
+
+def rna_genes(model: Any) -> list[str]:
+    """Every gene an RNA-seq upload must have: the model reads a selection of them, but
+    normalises by the library of all the training genes."""
+    return list(getattr(model.preprocessor.rna, "library_genes", None) or model.genes)
 
 
 def toggle_key(modality: Modality) -> str:

@@ -1203,6 +1203,301 @@ ODD_CASES: list[Case] = [
     ),
 ]
 
+
+# -- more cases (issue 7: hardening) ------------------------------------------------------------
+def crafted_jpeg(width: int, height: int) -> bytes:
+    """A JPEG whose SOF header claims width x height pixels, with no scan data."""
+    sof = struct.pack(">BHHB", 8, height, width, 1) + bytes([1, 0x11, 0])
+    return b"\xff\xd8\xff\xc0" + struct.pack(">H", len(sof) + 2) + sof + b"\xff\xd9"
+
+
+def crafted_dicom(rows: int, columns: int) -> bytes:
+    """A small DICOM whose header claims rows x columns pixels."""
+    import pydicom
+
+    ds = pydicom.dcmread(io.BytesIO(dicom_bytes(ramp(8, 8, 4095), bits_stored=12)))
+    ds.Rows, ds.Columns = rows, columns
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def _progressive_jpeg() -> bytes:
+    return jpeg_bytes(Image.fromarray(noise(5, 8), mode="L"), quality=90, progressive=True)
+
+
+def _palette_with_transparency() -> bytes:
+    image = _palette()
+    image.info["transparency"] = 0  # palette entry 0 (black) is transparent
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", transparency=0)
+    return buffer.getvalue()
+
+
+def _check_notes_bom_crlf(cohort) -> None:
+    assert cohort.notes == {"p1": "cough and fever", "p2": "no acute distress"}
+
+
+def _check_notes_empty_text(cohort) -> None:
+    assert set(cohort.notes) == {"p1"}
+    assert cohort.present_matrix()[:, 1].tolist() == [True, False, False, False]
+
+
+def _check_rnaseq_id_not_first(cohort) -> None:
+    assert cohort.genes == ["G1", "G2"]
+    assert cohort.rnaseq.loc["p2"].tolist() == [3.0, 7.0]
+
+
+def _check_rnaseq_default(cohort) -> None:
+    assert cohort.genes == ["GENE1", "GENE2", "GENE3"]
+    assert cohort.rnaseq.loc["p1"].tolist() == [10.0, 0.0, 5.0]
+
+
+def _check_palette_transparency(cohort) -> None:
+    _check_palette(cohort)  # transparency is ignored: the gray levels are kept
+
+
+BAD_CASES += [
+    Case(
+        "clinical_minus_inf",
+        "bad",
+        _clinical("patient_id,label,lactate\np1,1,-inf\np2,0,2.0\n"),
+        "infinite",
+        "clinical",
+        "clinical.csv",
+    ),
+    Case(
+        "clinical_overflow_1e400",
+        "bad",
+        _clinical("patient_id,label,lactate\np1,1,2.0\np2,0,1e400\n"),
+        "infinite",
+        "clinical",
+        "clinical.csv",
+    ),
+    Case(
+        "clinical_label_nan",
+        "bad",
+        _clinical("patient_id,label,age\np1,1,70\np2,NaN,55\n"),
+        "0 or 1",
+        "clinical",
+        "clinical.csv",
+    ),
+    Case(
+        "clinical_duplicate_label_column",
+        "bad",
+        _clinical("patient_id,label,age,label\np1,1,70,0\n"),
+        "appears twice",
+        "clinical",
+        "clinical.csv",
+    ),
+    Case(
+        "clinical_id_dot_dot",
+        "bad",
+        _clinical("patient_id,label,age\n..,1,70\np2,0,55\n"),
+        "file name",
+        "clinical",
+        "clinical.csv",
+    ),
+    Case(
+        "clinical_id_too_long",
+        "bad",
+        _clinical("patient_id,label,age\n" + "p" * 200 + ",1,70\np2,0,55\n"),
+        "file name",
+        "clinical",
+        "clinical.csv",
+    ),
+    Case(
+        "notes_header_only",
+        "bad",
+        _with(notes="patient_id,text\n"),
+        "no rows",
+        "notes",
+        "notes.csv",
+    ),
+    Case(
+        "notes_utf16",
+        "bad",
+        _with(notes=_utf16(NOTES)),
+        "UTF-16",
+        "notes",
+        "notes.csv",
+    ),
+    Case(
+        "rnaseq_header_only",
+        "bad",
+        _with(rnaseq="patient_id,G1,G2\n"),
+        "no rows",
+        "rnaseq",
+        "rnaseq.csv",
+    ),
+    Case("rnaseq_xlsx", "bad", _with(rnaseq=XLSX), "Excel", "rnaseq", "rnaseq.csv"),
+    Case(
+        "rnaseq_overflow_1e400",
+        "bad",
+        _with(rnaseq="patient_id,G1,G2\np1,1,2\np2,1e400,4\n"),
+        "infinite",
+        "rnaseq",
+        "rnaseq.csv",
+    ),
+    Case(
+        "rnaseq_ragged_row",
+        "bad",
+        _with(rnaseq="patient_id,G1,G2\np1,1,2\np2,3,4,5\n"),
+        "row 3 has 4 cells",
+        "rnaseq",
+        "rnaseq.csv",
+    ),
+    Case(
+        "image_jpeg_bomb",
+        "bad",
+        _with_images({"p1.jpg": crafted_jpeg(65_000, 65_000)}),
+        "decompression bomb",
+        "image",
+        "images/p1.jpg",
+    ),
+    Case(
+        "dicom_bomb_header",
+        "bad",
+        _with_images({"p1.dcm": crafted_dicom(60_000, 60_000)}),
+        "decompression bomb",
+        "image",
+        "images/p1.dcm",
+    ),
+    Case(
+        "image_binary_eps_named_png",
+        "bad",
+        _with_images({"p1.png": b"\xc5\xd0\xd3\xc6" + b"\x00" * 28 + EPS}),
+        "PostScript",
+        "image",
+        "images/p1.png",
+    ),
+    Case(
+        "image_pdf_named_jpg",
+        "bad",
+        _with_images({"p1.jpg": b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n"}),
+        "PDF",
+        "image",
+        "images/p1.jpg",
+    ),
+    Case(
+        "image_html_named_png",
+        "bad",
+        _with_images({"p1.png": b"<html><script>alert(1)</script></html>\n"}),
+        "not a PNG, JPEG or DICOM",
+        "image",
+        "images/p1.png",
+    ),
+    Case(
+        "image_zip_named_png",
+        "bad",
+        _with_images({"p1.png": XLSX}),
+        "ZIP",
+        "image",
+        "images/p1.png",
+    ),
+    Case(
+        "dicom_preamble_only",
+        "bad",
+        _with_images({"p1.dcm": b"\x00" * 128 + b"DICM"}),
+        "DICOM",
+        "image",
+        "images/p1.dcm",
+    ),
+]
+
+ODD_CASES += [
+    Case(
+        "clinical_bom_and_crlf",
+        "odd",
+        _clinical(b"\xef\xbb\xbf" + CLINICAL.replace("\n", "\r\n").encode()),
+        None,
+        "clinical",
+        "clinical.csv",
+        check=_check_default,
+    ),
+    Case(
+        "clinical_quoted_header_and_cells",
+        "odd",
+        _clinical(
+            '"patient_id","label","age","sex"\n"p1","1","70","F"\n"p2","0","55","M"\n'
+            '"p3","1","","F"\n"p4","0","61",""\n'
+        ),
+        None,
+        "clinical",
+        "clinical.csv",
+        check=_check_default,
+    ),
+    Case(
+        "notes_bom_and_crlf",
+        "odd",
+        _with(notes=b"\xef\xbb\xbf" + NOTES.replace("\n", "\r\n").encode()),
+        None,
+        "notes",
+        "notes.csv",
+        check=_check_notes_bom_crlf,
+    ),
+    Case(
+        "notes_empty_text_cells",
+        "odd",
+        _with(notes="patient_id,text\np1,cough\np2,\np3,   \n"),
+        None,
+        "notes",
+        "notes.csv",
+        check=_check_notes_empty_text,
+    ),
+    Case(
+        "rnaseq_bom_and_crlf",
+        "odd",
+        _with(rnaseq=b"\xef\xbb\xbf" + RNASEQ.replace("\n", "\r\n").encode()),
+        None,
+        "rnaseq",
+        "rnaseq.csv",
+        check=_check_rnaseq_default,
+    ),
+    Case(
+        "rnaseq_id_not_first_column",
+        "odd",
+        _with(rnaseq="G1,patient_id,G2\n10,p1,0\n3,p2,7\n"),
+        None,
+        "rnaseq",
+        "rnaseq.csv",
+        check=_check_rnaseq_id_not_first,
+    ),
+    Case(
+        "image_progressive_jpeg",
+        "odd",
+        _with_images({"p1.jpg": _progressive_jpeg()}),
+        None,
+        "image",
+        "images/p1.jpg",
+        check=_check_tiny,
+    ),
+    Case(
+        "image_palette_transparency",
+        "odd",
+        _with_images({"p1.png": _palette_with_transparency()}),
+        None,
+        "image",
+        "images/p1.png",
+        check=_check_palette_transparency,
+    ),
+]
+
+# Cases that show a problem still open (see docs/hardening.md, "fixes needed elsewhere"): kept
+# out of BAD_CASES until the fix lands, and run as strict xfails by tests/test_hardening_cli.py,
+# so the day the fix lands they fail loudly and move into BAD_CASES.
+PENDING_CASES: list[Case] = [
+    Case(
+        "rnaseq_absurd_count_1e308",
+        "bad",
+        _with(rnaseq="patient_id,G1,G2\np1,1.7e308,1.7e308\np2,3,4\n"),
+        "read count",
+        "rnaseq",
+        "rnaseq.csv",
+    ),
+]
+
+
 CASES: list[Case] = BAD_CASES + ODD_CASES
 
 
@@ -1230,11 +1525,37 @@ def load_target(case: Case, folder: Path) -> object:
     return parse_rnaseq(data, path.name, known)
 
 
+# -- the tiny checkpoint the corpus runs against -------------------------------------------------
+_TINY: dict[str, tuple[Path, Path]] = {}
+
+
+def tiny_checkpoint(tmp_path_factory: object) -> tuple[Path, Path]:
+    """(cohort folder, checkpoint folder): tests/toy.py's make_toy_cohort(n=120, image_size=24,
+    n_genes=12) written to a folder and trained with `python -m amff train --epochs 1` (run in
+    this process through amff.cli.main), once per test session whichever test file asks first.
+    """
+    if "tiny" not in _TINY:
+        from toy import make_toy_cohort
+
+        from amff.cli import main
+
+        root = tmp_path_factory.mktemp("tiny")  # type: ignore[attr-defined]
+        cohort, checkpoint = root / "cohort", root / "checkpoint"
+        make_toy_cohort(n=120, image_size=24, n_genes=12).write(cohort)
+        argv = ["train", "--data", str(cohort), "--out", str(checkpoint), "--epochs", "1"]
+        code = main([*argv, "--quiet"])
+        assert code == 0, f"training the tiny checkpoint failed (exit status {code})"
+        _TINY["tiny"] = (cohort, checkpoint)
+    return _TINY["tiny"]
+
+
 __all__ = [
     "BAD_CASES",
     "CASES",
     "Case",
     "ODD_CASES",
+    "PENDING_CASES",
     "load_target",
+    "tiny_checkpoint",
     "write_cohort",
 ]

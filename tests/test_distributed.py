@@ -68,7 +68,7 @@ def _worker(rank: int, ports: list[int], plain: str, imaging: str, out: str) -> 
     )
     # the CLI as torchrun starts it: train with images (rank 0 writes), then predict in chunks
     ck = str(Path(out) / "ck")
-    args = ["train", "--data", imaging, "--out", ck, "--epochs", "2", "--batch-size", "25"]
+    args = ["train", "--data", imaging, "--out", ck, "--epochs", "1", "--batch-size", "25"]
     assert main([*args, "--device", "cpu", "--quiet"]) == 0
     _as_torchrun(rank, ports[1])
     args = ["predict", "--checkpoint", ck, "--data", imaging, "--out", str(Path(out) / "p.csv")]

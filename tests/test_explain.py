@@ -356,6 +356,19 @@ def test_no_hooks_or_state_left_behind(trained_toy_checkpoint, patient):
     assert torch.is_grad_enabled() and not torch.is_inference_mode_enabled()
 
 
+def test_works_under_the_callers_no_grad_or_inference_mode(predictor, patient):
+    expected = explain.attribute_all(predictor, patient, n_steps=8)
+    for mode in (torch.no_grad, torch.inference_mode):
+        with mode():
+            found = explain.attribute_all(predictor, patient, n_steps=8)
+            maps = explain.attention_maps(predictor, patient)
+            assert torch.is_inference_mode_enabled() == (mode is torch.inference_mode)
+        for name, attribution in found.items():
+            assert np.array_equal(attribution.values, expected[name].values), name
+        assert set(maps) == {"text", "image"}
+    assert torch.is_grad_enabled() and not torch.is_inference_mode_enabled()
+
+
 def test_hooks_never_touch_other_threads(predictor, toy_cohort, patient):
     """A prediction running in another thread during an attribution is unchanged."""
     batch = predictor.batch(toy_cohort.subset(toy_cohort.ids[:16])).trim_text()

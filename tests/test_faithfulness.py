@@ -96,8 +96,8 @@ def test_toy_signal_words_outweigh_filler(toy_explanations):
 
     measured = ratio([(f["text"].labels, f["text"].values) for f in found])
     log.info("toy note: mean |IG| of signal words / filler words %.2f (chance 1)", measured)
-    assert measured >= 2.0
-    assert ratio([(f["text"].labels, _random_like(f["text"].values)) for f in found]) < 2.0
+    assert measured >= 1.6
+    assert ratio([(f["text"].labels, _random_like(f["text"].values)) for f in found]) < 1.6
 
 
 def test_toy_image_mass_in_the_blob(toy_explanations):

@@ -93,9 +93,9 @@ def _print_dry_run(profile: Any, out: Path, sections: tuple[str, ...], workers: 
         status = "stored" if row["done"] else f"~{row['estimate_s'] / 60:5.1f} min"
         print(f"{row['name']:<44} {status:>12}  {','.join(row['sections'])}")
     source = (
-        f"rates measured on {plan['rates_from_runs']} stored run(s)"
+        f"rates measured on {plan['rates_from_runs']} stored run(s), at the load they met"
         if plan["rates_from_runs"]
-        else "default rates measured on the 2-core build machine"
+        else "default rates, measured on the shared 2-core build machine"
     )
     print(
         f"profile {plan['profile']}: {plan['n_runs']} runs, {plan['n_pending']} to train; "
@@ -103,6 +103,11 @@ def _print_dry_run(profile: Any, out: Path, sections: tuple[str, ...], workers: 
         f"{plan['wall_s'] / 60:.0f} min with {workers} worker(s) ({source}); "
         f"code version {plan['code_version']}"
     )
+    if plan["idle_wall_s"] is not None:
+        print(
+            f"on an idle machine (CPU time of {plan['idle_rates_from_runs']} stored run(s)): "
+            f"about {plan['idle_wall_s'] / 60:.0f} min with {workers} worker(s)"
+        )
 
 
 def _run(args: argparse.Namespace, profile: Any, out: Path, sections: tuple[str, ...]) -> int:

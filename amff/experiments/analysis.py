@@ -440,10 +440,11 @@ def sim5a(runs: Runs, profile: Profile) -> dict[str, Any]:
             per_seed = []
             for run in runs.get("amff", "default", profile.n_main):
                 has = run.truth["present"][:, j]
-                key = (
-                    "subset|all|w" if severity == 0 else f"corrupt|{modality.value}|{severity:g}|w"
-                )
-                per_seed.append(float(np.nanmean(run.arrays[key].astype(float)[has, j])))
+                if severity == 0:
+                    weight = run.arrays["subset|all|w"][:, j]
+                else:
+                    weight = run.arrays[f"corrupt|{modality.value}|{severity:g}|w"]
+                per_seed.append(float(np.nanmean(weight.astype(float)[has])))
             points.append({"severity": severity, **stats.summary(per_seed)})
         weights[modality.value] = points
     return {

@@ -86,28 +86,39 @@ def environment() -> dict[str, Any]:
 
 
 # -- time estimate -------------------------------------------------------------------------
-def measured_rates(out: Path, specs: list[RunSpec], version: str) -> tuple[dict[str, Any], int]:
-    """Rates from the stored runs of this plan (those that exist), else the defaults."""
+def measured_rates(out: Path, clock: str = "wall") -> tuple[dict[str, Any], int]:
+    """Rates measured on every run stored under out (any code version), else the defaults.
+
+    clock="wall" gives the rates at the load the runs met; clock="cpu" uses each run's CPU
+    seconds (single-thread processes), which is what an idle machine would take.
+    """
     rates = json.loads(json.dumps(DEFAULT_RATES))
     records = []
-    for spec in specs:
-        path = out / "runs" / spec.key(version) / "run.json"
-        if path.exists():
-            records.append((spec, json.loads(path.read_text())))
+    for path in sorted((out / "runs").glob("*/run.json")):
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if clock == "wall" or "train_cpu_s" in record["timing"]:
+            records.append(record)
     if not records:
         return rates, 0
     by_kind: dict[str, list[tuple[float, float]]] = {}
     shares, encode, corrupt = [], [], []
-    for spec, record in records:
-        kind = spec.model["kind"]
-        timing = record["timing"]
-        by_kind.setdefault(kind, []).append((record["patient_epochs"], timing["train_s"]))
-        shares.append(record["epochs_run"] / spec.train["epochs"])
-        patients = spec.test_sim["n"] + record["val_patients"]
-        encode.append(patients / max(timing["encode_s"], 1e-3))
-        conditions = 4 * sum(1 for s in spec.evaluation["severities"] if s > 0)
+    for record in records:
+        spec, timing = record["spec"], record["timing"]
+        scale = 1.0
+        if clock == "cpu":  # the evaluation's parts are timed on the wall clock only
+            scale = timing["evaluate_cpu_s"] / max(timing["evaluate_s"], 1e-3)
+        train_s = timing["train_cpu_s"] if clock == "cpu" else timing["train_s"]
+        by_kind.setdefault(spec["model"]["kind"], []).append((record["patient_epochs"], train_s))
+        shares.append(record["epochs_run"] / spec["train"]["epochs"])
+        patients = spec["test_sim"]["n"] + record["val_patients"]
+        encode.append(patients / max(timing["encode_s"] * scale, 1e-3))
+        conditions = 4 * sum(1 for s in spec["evaluation"]["severities"] if s > 0)
         if conditions:
-            corrupt.append(timing["corrupt_s"] / conditions / (spec.test_sim["n"] / 1000))
+            per_condition = timing["corrupt_s"] * scale / conditions
+            corrupt.append(per_condition / (spec["test_sim"]["n"] / 1000))
     for kind, pairs in by_kind.items():
         rates["train_patient_epochs_per_s"][kind] = sum(p for p, _ in pairs) / max(
             sum(t for _, t in pairs), 1e-3
@@ -147,7 +158,8 @@ def dry_run(profile: Profile, out: Path, sections: tuple[str, ...], workers: int
     """The runs, which are stored already, and an estimate of the time left; writes nothing."""
     specs = build_plan(profile, sections)
     version = code_version()
-    rates, calibrated_on = measured_rates(out, specs, version)
+    rates, calibrated_on = measured_rates(out)
+    cpu_rates, cpu_calibrated_on = measured_rates(out, clock="cpu")
     rows = []
     for spec in sorted(specs, key=lambda s: (-s.n, s.scenario, s.seed)):
         done = is_done(out, spec, version)
@@ -158,9 +170,11 @@ def dry_run(profile: Profile, out: Path, sections: tuple[str, ...], workers: int
                 "sections": list(spec.sections),
                 "done": done,
                 "estimate_s": 0.0 if done else estimate_seconds(spec, rates),
+                "estimate_cpu_s": 0.0 if done else estimate_seconds(spec, cpu_rates),
             }
         )
     pending = [r["estimate_s"] for r in rows if not r["done"]]
+    pending_cpu = [r["estimate_cpu_s"] for r in rows if not r["done"]]
     return {
         "profile": profile.name,
         "sections": list(sections),
@@ -173,6 +187,8 @@ def dry_run(profile: Profile, out: Path, sections: tuple[str, ...], workers: int
         "workers": workers,
         "rates": rates,
         "rates_from_runs": calibrated_on,
+        "idle_wall_s": makespan(pending_cpu, workers) if cpu_calibrated_on else None,
+        "idle_rates_from_runs": cpu_calibrated_on,
     }
 
 

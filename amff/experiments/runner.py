@@ -7,12 +7,14 @@ name and renamed, so a run is either complete or absent: an interrupted reproduc
 where it stopped. The held-out cohort's truth (labels, oracle probability, quality flags,
 presence) is stored once per test cohort in <out>/testsets/<key>.npz.
 
-Condition names in arrays.npz: ``subset|<tabular+image>|p``, ``subset|all|w``,
-``missing|<rate>|p``, ``corrupt|<modality>|<severity>|p`` and ``...|w``.
+Condition names in arrays.npz: ``subset|<tabular+image>|p``, ``subset|all|w`` (N, 4),
+``missing|<rate>|p``, ``corrupt|<modality>|<severity>|p`` and ``corrupt|...|w`` (N,): the
+corrupted modality's own weight.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -52,7 +54,29 @@ def cohort_for(sim: dict[str, Any]) -> Any:
     return _cohort(json.dumps(sim, sort_keys=True))
 
 
+@functools.lru_cache(maxsize=16)
+def _corrupted(sim_json: str, modality: str, severity: float, seed: int) -> Any:
+    """The held-out cohort with one modality corrupted and the other three left out.
+
+    The same for every run on this cohort, so a worker corrupts it once. Leaving the other
+    modalities out keeps the copy small and makes the preprocessing of it cheap; only the
+    corrupted modality is re-encoded from it (see encode_modality).
+    """
+    from amff.data.simulate import corrupt
+
+    cohort = _cohort(sim_json)
+    corrupted = corrupt(cohort, modality, severity, seed)
+    return dataclasses.replace(
+        cohort,
+        clinical=corrupted.clinical if modality == "tabular" else cohort.clinical,
+        notes=corrupted.notes if modality == "text" else {},
+        images=corrupted.images if modality == "image" else {},
+        rnaseq=corrupted.rnaseq if modality == "rna" else None,
+    )
+
+
 def clear_caches() -> None:
+    _corrupted.cache_clear()
     _cohort.cache_clear()
 
 
@@ -75,17 +99,25 @@ def encode_modality(predictor: Any, cohort: Any, modality: Any) -> Any:
 
 
 def evaluate(
-    trained: Any, val_cohort: Any, test_cohort: Any, evaluation: dict[str, Any]
+    trained: Any,
+    val_cohort: Any,
+    test_cohort: Any,
+    evaluation: dict[str, Any],
+    corrupted: Callable[[Any, float, int], Any] | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, float], dict[str, float]]:
     """Test-set arrays per condition, validation thresholds per subset, and timings.
 
     Each subset's threshold is chosen on validation with that subset on (a user toggling
     modalities knows which are on); corrupted and thinned cohorts use the all-modality one.
+    corrupted(modality, severity, seed) gives the corrupted cohort (default: simulate.corrupt).
     """
     import torch
 
     from amff import metrics
     from amff.data.simulate import corrupt, drop_modalities
+
+    if corrupted is None:
+        corrupted = functools.partial(corrupt, test_cohort)
     from amff.modalities import MODALITIES, all_subsets, subset_name
     from amff.predictor import Encoded, Predictor
 
@@ -129,13 +161,13 @@ def evaluate(
         for severity in evaluation["severities"]:
             if severity == 0:
                 continue
-            corrupted = corrupt(test_cohort, modality, severity, evaluation["corruption_seed"])
+            cohort = corrupted(modality.value, severity, evaluation["corruption_seed"])
             h = test.h.clone()
-            h[:, j] = encode_modality(predictor, corrupted, modality)
+            h[:, j] = encode_modality(predictor, cohort, modality)
             out = predictor.predict_arrays(Encoded(test.ids, h, test.available, test.labels))
             key = f"corrupt|{modality.value}|{severity:g}"
             arrays[f"{key}|p"] = out["probability"].astype(np.float32)
-            arrays[f"{key}|w"] = out["weights"].astype(np.float16)
+            arrays[f"{key}|w"] = out["weights"][:, j].astype(np.float16)  # its own weight
     timings["corrupt_s"] = time.perf_counter() - started
     return arrays, thresholds, timings
 
@@ -210,7 +242,14 @@ def execute(spec: RunSpec, out: Path, code_version: str) -> dict[str, Any]:
     )
     trained_at, cpu_trained = time.perf_counter(), time.process_time()
     val_cohort = train_cohort.subset(trained.val_ids)
-    arrays, thresholds, eval_timings = evaluate(trained, val_cohort, test_cohort, spec.evaluation)
+    test_json = json.dumps(spec.test_sim, sort_keys=True)
+    arrays, thresholds, eval_timings = evaluate(
+        trained,
+        val_cohort,
+        test_cohort,
+        spec.evaluation,
+        corrupted=functools.partial(_corrupted, test_json),
+    )
     finished, cpu_finished = time.perf_counter(), time.process_time()
 
     epochs_run = len([r for r in trained.history if "member" not in r])

@@ -232,7 +232,7 @@ def upload_ui(model: Any) -> Chosen | None:
             type=["csv"],
             key="file_rna",
             on_change=_on_file,
-            args=("rna", partial(uploads.parse_rna, genes=model.genes)),
+            args=("rna", partial(uploads.parse_rna, genes=state.rna_genes(model))),
             help="Columns: patient_id, then one column of raw read counts per gene.",
         )
         _upload_status_ui("rna")
@@ -278,7 +278,7 @@ def record_form_ui(model: Any) -> None:
                 if feature in ranges:
                     low, high = ranges[feature]
                     values[feature] = st.number_input(
-                        feature,
+                        ui.feature_label(feature),
                         value=None,
                         placeholder="missing",
                         format="%g",
@@ -287,7 +287,7 @@ def record_form_ui(model: Any) -> None:
                     )
                 else:
                     values[feature] = st.selectbox(
-                        feature,
+                        ui.feature_label(feature),
                         schema.categorical.get(feature, []),
                         index=None,
                         placeholder="missing",
@@ -440,7 +440,11 @@ def attribution_ui(
     )
     modality = modality or used[0]
     with st.spinner(f"Explaining the {Modality(modality).label}..."):
-        found = state.attribution(model_path, key, patient, modality, method, used)
+        try:
+            found = state.attribution(model_path, key, patient, modality, method, used)
+        except InputError as exc:
+            st.error(f"This source cannot be explained: {exc}", icon=":material/error:")
+            return
     PANELS[modality](model, patient, found)
     st.caption(
         f"Compared with the reference: {found.baseline}. Risk score (log-odds) "
