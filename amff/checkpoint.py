@@ -203,9 +203,14 @@ def load_checkpoint(
             f"{folder / 'config.json'}: threshold {threshold} is not a probability in [0, 1]; "
             "use an unmodified copy"
         )
-    preprocessor = Preprocessor.from_json(
-        _read_text(folder / "preprocess.json"), _read_text(folder / "tokenizer.json")
-    )
+    try:
+        preprocessor = Preprocessor.from_json(
+            _read_text(folder / "preprocess.json"), _read_text(folder / "tokenizer.json")
+        )
+    except InputError as exc:
+        if str(folder) in str(exc):
+            raise
+        raise InputError(f"{folder}: {exc}") from None
     try:
         same_schema = preprocessor.schema() == schema
     except Exception:  # a field of the wrong type

@@ -147,9 +147,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                 trained.history,
                 {"validation": trained.metrics},
             )
-            where = f" ({ctx.world_size} processes)" if ctx.distributed else ""
+            where = f"trained on {ctx.world_size} processes, " if ctx.distributed else ""
             print(
-                f"saved {args.model} checkpoint to {out}{where} (validation AUROC "
+                f"saved {args.model} checkpoint to {out} ({where}validation AUROC "
                 f"{trained.metrics['val_auroc']:.3f}, threshold {trained.threshold:.3f})"
             )
         distributed.barrier()
@@ -408,9 +408,9 @@ def _add_scoring_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--chunk-size",
         type=_positive_int,
-        default=4096,
+        default=2048,
         help="patients read and scored at a time (rounded up to a multiple of 256; default "
-        "4096); the results do not depend on it",
+        "2048); the results do not depend on it",
     )
     _add_device(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -275,14 +275,15 @@ def check_same(what: str, value: dict[str, Tensor] | str) -> None:
 # -- work split in chunks ---------------------------------------------------------------------
 @dataclass
 class _Failed:
-    """An InputError raised on one rank, carried to all so that every rank stops together."""
+    """An error raised on one rank, carried to all so that every rank stops together."""
 
-    message: str
+    error: Exception
 
 
 def map_ordered(count: int, work: Callable[[int], T]) -> Iterator[T]:
     """work(k) for k in 0..count-1, split round-robin over the ranks; rank 0 gets every result
-    in order (other ranks get none). An InputError on any rank is raised on every rank."""
+    in order (other ranks get none). An error on any rank is raised on every rank (the first
+    failing item's), instead of leaving the others waiting for its result."""
     ctx = context()
     if not ctx.distributed:
         for k in range(count):
@@ -294,12 +295,12 @@ def map_ordered(count: int, work: Callable[[int], T]) -> Iterator[T]:
         if k < count:
             try:
                 result = work(k)
-            except InputError as exc:
-                result = _Failed(str(exc))
+            except Exception as exc:  # re-raised below, on every rank
+                result = _Failed(exc)
         results = gather_objects(result)
         failed = [r for r in results if isinstance(r, _Failed)]
         if failed:
-            raise InputError(failed[0].message)
+            raise failed[0].error
         if ctx.is_main:
             yield from results[: count - first]
 

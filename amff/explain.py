@@ -763,7 +763,7 @@ def _prepare(
             f"expected a Patient, got {type(patient).__name__}; use cohort.patient(patient_id)"
         )
     chosen = as_modalities(modalities)
-    batch = predictor.batch(patient).trim_text()
+    batch = predictor.batch(_as_cohort(predictor, patient)).trim_text()
     with torch.inference_mode():
         h = predictor.model.encode(batch)  # (1, 4, D)
     selected = torch.tensor([[m in chosen for m in MODALITIES]], dtype=torch.bool)
@@ -771,6 +771,13 @@ def _prepare(
     with torch.inference_mode(False):
         h = h.clone()
     return _Prepared(patient, batch, h, batch.present & selected, image_baseline)
+
+
+def _as_cohort(predictor: Predictor, patient: Patient) -> Cohort:
+    """A one-patient cohort with every gene the RNA preprocessing needs: CPM is computed over
+    all the training genes (`library_genes`), of which the model reads a selection."""
+    genes = getattr(predictor.preprocessor.rna, "library_genes", None) or predictor.genes
+    return Cohort.from_patients([patient], features=predictor.features, genes=genes)
 
 
 def _encoders_of(model: nn.Module, modality: Modality) -> Any:

@@ -135,8 +135,14 @@ def _image(found: Any, attention: Any) -> Figure:
     figure.colorbar(shown, ax=axes[1], fraction=0.046, pad=0.02)
     if attention is not None and attention.upsampled is not None:
         axes[2].imshow(image, cmap="gray", vmin=0, vmax=1)
-        axes[2].imshow(attention.upsampled, cmap="magma", alpha=0.55)
-        axes[2].set_title("pooling attention (4x4 cells)", fontsize=9)
+        # from 0, so a near-uniform attention looks uniform rather than contrast-stretched
+        top = float(attention.upsampled.max()) or 1.0
+        axes[2].imshow(attention.upsampled, cmap="magma", alpha=0.55, vmin=0.0, vmax=top)
+        cells = attention.weights.size
+        axes[2].set_title(
+            f"pooling attention: top cell {attention.weights.max():.1%} (uniform {1 / cells:.1%})",
+            fontsize=9,
+        )
     for ax in axes:
         ax.set_axis_off()
     return figure

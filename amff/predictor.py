@@ -112,7 +112,8 @@ class Predictor:
     def as_cohort(self, data: Cohort | Patient) -> Cohort:
         """A cohort for a single patient (or the cohort itself), checked against the schema."""
         if isinstance(data, Patient):
-            data = Cohort.from_patients([data], features=self.features, genes=self.genes)
+            genes = self.preprocessor.rna.library_genes or self.genes
+            data = Cohort.from_patients([data], features=self.features, genes=genes)
         self.preprocessor.check(data)
         return data
 
@@ -208,7 +209,7 @@ def load(path: str | os.PathLike[str]) -> Predictor:
 
 
 # -- large cohorts, a chunk at a time -----------------------------------------------------------
-STREAM_CHUNK = 4096  # patients per chunk; a multiple of ENCODE_CHUNK
+STREAM_CHUNK = 2048  # patients per chunk; a multiple of ENCODE_CHUNK
 RNA_BLOCK_ROWS = 1024  # rnaseq.csv rows parsed at once while checking the file
 
 
@@ -440,12 +441,14 @@ def encode_folder(
     def work(k: int) -> Encoded:
         cohort = predictor.as_cohort(chunks.chunk(k))
         batch = predictor.preprocessor.transform(cohort)
+        ids = cohort.ids
+        labels = None if cohort.labels is None else cohort.labels.loc[ids].to_numpy()
+        del cohort  # the decoded images and counts: only the tensors are needed now
         parts = []
         for start in range(0, len(batch), ENCODE_CHUNK):
             part = batch.index(slice(start, start + ENCODE_CHUNK)).trim_text()
             parts.append(model.encode(part.to(device)).cpu())  # (n, 4, D)
-        labels = None if cohort.labels is None else cohort.labels.loc[cohort.ids].to_numpy()
-        return Encoded(cohort.ids, torch.cat(parts), batch.present.clone(), labels)
+        return Encoded(ids, torch.cat(parts), batch.present.clone(), labels)
 
     for encoded in distributed.map_ordered(len(chunks), work):
         if progress is not None:

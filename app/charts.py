@@ -676,7 +676,7 @@ def architecture_dot() -> str:
     lines = [
         "digraph amff {",
         '  rankdir=LR; bgcolor="transparent";',
-        '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=11,'
+        '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=14,'
         ' fillcolor="#F3F6F9", color="#6B7280"];',
         '  edge [color="#6B7280"];',
     ]

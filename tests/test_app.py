@@ -26,7 +26,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import amff
-from amff import metrics
+from amff import Cohort, metrics
 from amff.data.images import encode_png
 from amff.modalities import MODALITIES
 
@@ -129,6 +129,16 @@ def figure(at: AppTest, title: str) -> go.Figure:
     return found[0]
 
 
+def predict_one(predictor, patient, subset=None) -> float:
+    """amff's prediction for one patient, as a one-patient cohort that carries every gene the
+    RNA normalisation needs (`Predictor.predict(patient)` keeps only the genes the model
+    reads)."""
+    one = Cohort.from_patients(
+        [patient], features=predictor.features, genes=state.rna_genes(predictor)
+    )
+    return float(predictor.predict(one, subset).iloc[0]["probability"])
+
+
 def full_patient(cohort) -> str:
     every = cohort.present_matrix().all(axis=1)
     return cohort.ids[int(np.flatnonzero(every)[0])]
@@ -169,7 +179,7 @@ def test_each_modality_off_shows_exactly_the_predicted_probability(predictor, co
         no_exception(at)
         subset = [x.value for x in MODALITIES if x is not m]
         expected = predictor.predict(cohort, subset).iloc[row]["probability"]
-        one = predictor.predict(cohort.patient(pid), subset).iloc[0]["probability"]
+        one = predict_one(predictor, cohort.patient(pid), subset)
         assert shown_risk(at) == as_text(expected) == as_text(one)
         assert expected != every["probability"]
         (metric,) = [x for x in at.metric if x.label == RISK]
@@ -218,7 +228,7 @@ def test_random_and_hard_case_pickers_change_the_patient(predictor, cohort):
     wrong.set_value(choice).run()
     no_exception(at)
     assert at.session_state["patient_id"] == choice
-    p = predictor.predict(cohort.patient(choice)).iloc[0]["probability"]
+    p = predict_one(predictor, cohort.patient(choice))
     assert shown_risk(at) == as_text(p)
     assert (p >= predictor.threshold) != bool(cohort.labels[choice])
     near = at.selectbox(key="hard_near")
@@ -259,13 +269,11 @@ def test_an_uploaded_patient_is_predicted(predictor, cohort):
         at.file_uploader(key=f"file_{slot}").set_value(file).run()
         no_exception(at)
     assert not at.error, [e.value for e in at.error]
-    expected = predictor.predict(cohort.patient(pid)).iloc[0]["probability"]
+    expected = predict_one(predictor, cohort.patient(pid))
     assert shown_risk(at) == as_text(expected)
     at.toggle(key="use_image").set_value(False).run()
     subset = ["tabular", "text", "rna"]
-    assert shown_risk(at) == as_text(
-        predictor.predict(cohort.patient(pid), subset).iloc[0]["probability"]
-    )
+    assert shown_risk(at) == as_text(predict_one(predictor, cohort.patient(pid), subset))
 
 
 def test_bad_uploads_show_a_message_next_to_the_widget_and_the_page_keeps_working(cohort):
@@ -306,7 +314,7 @@ def test_a_typed_note_with_markup_is_predicted_and_shown_as_text(predictor):
     at.text_area(key="note_text").set_value(note).run()
     no_exception(at)
     patient = uploads.build_patient(None, note=note)
-    assert shown_risk(at) == as_text(predictor.predict(patient).iloc[0]["probability"])
+    assert shown_risk(at) == as_text(predict_one(predictor, patient))
     (panel,) = [h.proto.body for h in at.get("html") if "amff-note" in h.proto.body]
     assert "<script" not in panel and "<img" not in panel
     assert set(re.findall(r"</?([a-zA-Z]+)", panel)) == {"div", "span"}
@@ -323,7 +331,7 @@ def test_a_five_megabyte_note_is_accepted_and_truncated_with_a_notice(predictor)
     at.file_uploader(key="file_note").set_value(("long.txt", text.encode(), "text/plain")).run()
     no_exception(at)
     assert any(f"{MAX_NOTE_CHARS:,}" in c.value for c in [*at.caption, *at.info])
-    expected = predictor.predict(uploads.build_patient(None, note=text)).iloc[0]["probability"]
+    expected = predict_one(predictor, uploads.build_patient(None, note=text))
     assert shown_risk(at) == as_text(expected)
 
 
@@ -337,7 +345,7 @@ def test_the_record_form_path(predictor):
     no_exception(at)
     record = uploads.record_from_values({first: value}, predictor.features)
     patient = uploads.build_patient(None, record=record)
-    assert shown_risk(at) == as_text(predictor.predict(patient).iloc[0]["probability"])
+    assert shown_risk(at) == as_text(predict_one(predictor, patient))
 
 
 # -- the upload handlers, directly ---------------------------------------------------------------
@@ -391,7 +399,7 @@ def test_the_example_bundle_matches_the_shipped_model(setup, predictor):
         rna=uploads.parse_rna(read("rnaseq.csv"), "rnaseq.csv", state.rna_genes(predictor)).value,
     )
     assert len(patient.modalities) == 4
-    assert np.isfinite(predictor.predict(patient).iloc[0]["probability"])
+    assert np.isfinite(predict_one(predictor, patient))
 
 
 # -- the cohort page ------------------------------------------------------------------------
@@ -509,8 +517,11 @@ def test_the_patient_report_embeds_figures_and_escapes_user_text(predictor, coho
     patient.note = "<script>alert(1)</script> " + (patient.note or "")
     from amff import explain
 
-    reasons = explain.modality_importance(predictor, patient).set_index("modality")
-    p = float(predictor.predict(patient).iloc[0]["probability"])
+    one = Cohort.from_patients(
+        [patient], features=predictor.features, genes=state.rna_genes(predictor)
+    )
+    reasons = explain.modality_importance(predictor, one).set_index("modality")
+    p = predict_one(predictor, patient)
     out = report.patient_report(
         predictor,
         "AMFF-HT",

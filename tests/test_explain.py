@@ -95,6 +95,9 @@ def test_baselines_complete_and_explain_their_own_logit(
         assert frame["weight"].isna().all()  # early fusion has no modality weights
     else:
         assert frame.loc[frame["used"], "weight"].to_numpy() == pytest.approx([1 / 3] * 3)
+    maps = explain.attention_maps(predictor, patient)
+    assert maps["image"].weights.sum() == pytest.approx(1.0, abs=1e-5)
+    assert maps["text"].weights.sum() == pytest.approx(1.0, abs=1e-5)
     _assert_no_hooks(predictor.model)
 
 
@@ -241,6 +244,30 @@ def test_known_answer_one_gene_drives_the_logit(trained_toy_checkpoint, patient)
     assert found.values[k] == pytest.approx(found.logit - found.baseline_logit, abs=1e-3)
     row = found.top(1).iloc[0]
     assert row["label"] == "g3" and row["value"] == patient.rna["g3"]  # the raw count beside
+
+
+def test_rna_when_the_model_reads_a_gene_selection(toy_cohort, toy_preprocessor, patient):
+    """CPM is computed over every training gene; the model reads the most variable ones."""
+    from dataclasses import replace
+
+    from amff.data.preprocess import RnaPreprocessor
+
+    rna = RnaPreprocessor.fit(toy_cohort.rnaseq, top_genes=10)
+    assert len(rna.genes) == 10 and len(rna.library_genes) == 30
+    predictor = _untrained("amff", replace(toy_preprocessor, rna=rna))
+    found = explain.attribute(predictor, patient, "rna", n_steps=32)
+    assert found.labels[:-1] == rna.genes
+    standardised = predictor.batch(toy_cohort.subset([patient.patient_id])).rna[0].numpy()
+    assert found.extra["standardised"] == pytest.approx(standardised)
+    counts = patient.rna[rna.library_genes].to_numpy(dtype=float)
+    expected = np.log2(counts / counts.sum() * 1e6 + 1.0)[
+        [rna.library_genes.index(g) for g in rna.genes]
+    ]
+    assert found.extra["log_cpm"][:-1] == pytest.approx(expected)
+    assert (
+        list(found.inputs[:-1]) == list(patient.rna[rna.genes]) and found.inputs[-1] == counts.sum()
+    )
+    assert abs(found.delta) < _tolerance(found)
 
 
 # -- model randomisation (Adebayo et al. 2018) ---------------------------------------------

@@ -6,9 +6,11 @@ attributions fail the same threshold, so a broken explainer cannot pass.
 
 - fast: the toy checkpoint (tests/toy.py): marker_a carries the record's signal, ten words
   the note's, a blob in the image centre the image's.
-- slow: the shipped checkpoint on the held-out demo cohort (nodule region, severity and
-  frailty columns) and, for RNA, a model trained here on a simulated cohort whose RNA signal
-  is strong, measured on its validation patients (the top genes against the programmes).
+- slow: the shipped checkpoint: the image heatmap against the nodule on the held-out demo
+  cohort; for the record and RNA, IG against occlusion (what the model really does when one
+  input is removed), with the share on the simulator's signal columns and programmes logged
+  (they describe the model as much as the explainer); and a model trained here on a
+  simulated cohort whose RNA signal is strong, where the top genes must be programme genes.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.stats import spearmanr
 
 import amff
 from amff import explain
@@ -146,38 +149,48 @@ def test_shipped_image_attributions_find_the_nodule(shipped):
     assert means["random"] < 1.5
 
 
+def agreement(first: list[np.ndarray], second: list[np.ndarray]) -> float:
+    """Mean per-patient Spearman correlation of two attributions of the same inputs."""
+    return float(np.mean([spearmanr(a, b).statistic for a, b in zip(first, second)]))
+
+
 @pytest.mark.slow
-def test_shipped_record_attributions_favour_the_signal_columns(shipped):
+def test_shipped_record_attributions_match_the_models_response(shipped):
+    """IG agrees with occlusion (the logit's actual change when one value is set to its
+    baseline), patient by patient. The share on the simulator's signal columns is measured
+    and logged: it describes the model (the shipped one leans on potassium, a pure-noise
+    column, and occlusion confirms it), so it is not asserted."""
     predictor, cohort = shipped
     columns = cohort.meta["tabular_signal_columns"]
     features = predictor.features
     noise = [features.index(c) for c in columns["noise"] if c in features]
     signal = set(columns["s"]) | set(columns["u_tab"])
-    ids = [i for i in cohort.ids if cohort.patient(i).record is not None][:40]
-    total = sum(
-        np.abs(explain.attribute(predictor, cohort.patient(i), "tabular").values) for i in ids
-    )
-    noise_share = total[noise].sum() / total.sum()
-    top5 = top_share(total, features, signal, 5)
+    patients = [cohort.patient(i) for i in cohort.ids if cohort.patient(i).record is not None]
+    ig = [explain.attribute(predictor, p, "tabular").values for p in patients[:40]]
+    occluded = [
+        explain.attribute(predictor, p, "tabular", method="occlusion").values for p in patients[:15]
+    ]
+    measured = agreement(ig[:15], occluded)
+    random = agreement([_random_like(v) for v in ig[:15]], occluded)
+    total = np.sum(np.abs(ig), axis=0)
     log.info(
-        "shipped record: noise columns' share of |IG| %.3f (their share of columns %.3f); "
-        "top 5 in the severity/frailty columns %.2f; order %s",
-        noise_share,
-        len(noise) / len(features),
-        top5,
-        [features[k] for k in np.argsort(-total)[:8]],
-    )
-    assert noise_share <= 0.5 * len(noise) / len(features)
-    assert top5 == 1.0
-    random_total = np.abs(RNG.standard_normal((len(ids), len(features)))).sum(axis=0)
-    assert random_total[noise].sum() / random_total.sum() > 0.5 * len(noise) / len(features)
+        "shipped record: IG vs occlusion Spearman %.3f (random attributions %.3f); noise "
+        "columns' share of |IG| %.3f (their share of columns %.3f); top 5 in the severity or "
+        "frailty columns %.2f; order %s",
+        measured, random, total[noise].sum() / total.sum(), len(noise) / len(features),
+        top_share(total, features, signal, 5), [features[k] for k in np.argsort(-total)[:8]],
+    )  # fmt: skip
+    assert measured >= 0.7
+    assert random < 0.3
 
 
 @pytest.mark.slow
-def test_shipped_rna_attributions_lean_to_the_programmes(shipped):
-    """On the validation patients of the training draw (N = 2,000, seed 0): the simulator
-    draws its gene model (programmes, base expression) from the cohort's seed, so the demo
-    cohort's genes mean something else than the training cohort's and cannot be used here."""
+def test_shipped_rna_attributions_match_the_models_response(shipped):
+    """IG agrees with occlusion gene by gene; the share of the top 50 genes in the true
+    programmes is logged. Measured on validation patients of the training draw (N = 2,000,
+    seed 0): the simulator draws its gene model (programmes, base expression) from the
+    cohort's seed, so the demo cohort's genes mean something else than the training
+    cohort's."""
     from amff.data.simulate import SimConfig, simulate
     from amff.shipped import TRAIN_N, TRAIN_SEED
     from amff.train import split_ids
@@ -189,21 +202,29 @@ def test_shipped_rna_attributions_lean_to_the_programmes(shipped):
     )
     programmes = set(cohort.meta["rna_programme_u_rna"]) | set(cohort.meta["rna_programme_b"])
     ids = [i for i in val_ids if i in cohort.rnaseq.index and cohort.truth.loc[i, "u_rna"] > 0]
-    shares, random_shares = [], []
-    for pid in ids[:30]:
-        found = explain.attribute(predictor, cohort.patient(pid), Modality.RNA)
-        genes, values = found.labels[:-1], found.values[:-1]
-        shares.append(top_share(values, genes, programmes, 50))
-        random_shares.append(top_share(_random_like(values), genes, programmes, 50))
+    found = [explain.attribute(predictor, cohort.patient(i), Modality.RNA) for i in ids[:30]]
+    genes = found[0].labels[:-1]
+    ig = [np.abs(f.values[:-1]) for f in found]
+    occluded = [
+        np.abs(explain.attribute(predictor, cohort.patient(i), "rna", method="occlusion").values)[
+            :-1
+        ]
+        for i in ids[:10]
+    ]
+    measured = agreement(ig[:10], occluded)
+    random = agreement([np.abs(_random_like(v)) for v in ig[:10]], occluded)
+    shares = [top_share(v, genes, programmes, 50) for v in ig]
     # the model reads a selection of the genes: chance is the programmes' share of those
-    chance = len(programmes & set(predictor.genes)) / len(predictor.genes)
+    chance = len(programmes & set(genes)) / len(genes)
     log.info(
-        "shipped RNA: share of the top 50 genes in the two programmes %.3f (chance %.3f, "
-        "random attributions %.3f) over %d subtype patients",
-        np.mean(shares), chance, np.mean(random_shares), len(ids[:30]),
+        "shipped RNA: IG vs occlusion Spearman %.3f (random attributions %.3f); share of the "
+        "top 50 genes in the two programmes %.3f (chance %.3f among the %d genes the model "
+        "reads, %.3f among all %d) over %d subtype patients",
+        measured, random, np.mean(shares), chance, len(genes),
+        len(programmes) / len(cohort.genes), len(cohort.genes), len(ids[:30]),
     )  # fmt: skip
-    assert np.mean(shares) >= 2.0 * chance
-    assert np.mean(random_shares) < 2.0 * chance
+    assert measured >= 0.6
+    assert random < 0.3
 
 
 @pytest.mark.slow

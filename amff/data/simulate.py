@@ -717,8 +717,13 @@ class _GeneModel:
     programmes: list[list[str]]
 
 
+POPULATION_SEED = 0  # the gene model belongs to the population, not to one cohort's draw
+
+
 def _gene_model(config: SimConfig) -> _GeneModel:
-    rng = _stream(config.seed, "genes")
+    """Gene names, base expression and programmes: the same for every seed, so a model
+    trained on one simulated cohort meets the same biology in another (held-out) cohort."""
+    rng = _stream(POPULATION_SEED, "genes")
     g, size = config.n_genes, config.programme_size
     width = max(4, len(str(g)))
     names = [f"GENE{i + 1:0{width}d}" for i in range(g)]

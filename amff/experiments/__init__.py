@@ -35,7 +35,7 @@ def add_cli(subparsers: Any) -> None:
         choices=PROFILE_NAMES,
         default="quick",
         help="quick: 2 seeds, small cohorts, a few minutes; paper: 5 paired seeds, "
-        "the paper's sizes, about an hour on 2 cores",
+        "the paper's sizes, about 50 minutes on 2 idle cores",
     )
     p.add_argument("--out", default="assets/results", help="output folder (default %(default)s)")
     p.add_argument(
@@ -95,7 +95,7 @@ def _print_dry_run(profile: Any, out: Path, sections: tuple[str, ...], workers: 
     source = (
         f"rates measured on {plan['rates_from_runs']} stored run(s), at the load they met"
         if plan["rates_from_runs"]
-        else "default rates, measured on the shared 2-core build machine"
+        else "default rates: CPU time measured on the 2-core build machine, i.e. idle"
     )
     print(
         f"profile {plan['profile']}: {plan['n_runs']} runs, {plan['n_pending']} to train; "

@@ -38,13 +38,15 @@ log = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parent.parent.parent
 
-# Single-thread costs measured on this project's 2-core build machine (see estimate_seconds);
+# Single-thread costs, from the CPU time of paper-profile runs (N = 2,000, one seed of each
+# main method) on this project's 2-core build machine: what an idle machine takes. They are
 # replaced by rates measured on the runs already stored under --out when there are any.
 DEFAULT_RATES = {
-    "train_patient_epochs_per_s": {"amff": 130.0, "early": 130.0, "late": 130.0},
-    "expected_epoch_share": 0.7,  # epochs run / epochs cap, with early stopping
-    "encode_patients_per_s": 300.0,  # level 1 of all four modalities, test and validation
-    "corrupt_condition_s_per_1000": 3.0,  # one corrupted modality re-encoded, per 1,000 patients
+    # late fusion counts member patient-epochs: each member sees one modality
+    "train_patient_epochs_per_s": {"amff": 290.0, "early": 290.0, "late": 820.0},
+    "expected_epoch_share": 0.4,  # epochs run / epochs cap, with early stopping
+    "encode_patients_per_s": 620.0,  # level 1 of all four modalities, test and validation
+    "corrupt_condition_s_per_1000": 0.5,  # a corrupted modality re-encoded, per 1,000 patients
     "simulate_patients_per_s": 350.0,
 }
 LATE_MEMBER_SHARE = 3.4  # late fusion trains one member per modality on the patients with it

@@ -19,7 +19,8 @@ def facts_ui(model: Any, kind: str) -> None:
 - **Decision threshold:** {100 * model.threshold:.1f}% (chosen on validation patients)
 - **Clinical record:** {len(model.features)} features
 - **Medical image:** {model.image_size} x {model.image_size} pixels, grayscale
-- **RNA-seq:** {len(model.genes):,} genes (raw counts, made log-CPM)
+- **RNA-seq:** {len(model.genes):,} of {len(state.rna_genes(model)):,} genes read by the model
+  (raw counts, made log-CPM over all of them)
 """
     )
     found = model.metrics or {}
@@ -34,7 +35,7 @@ def facts_ui(model: Any, kind: str) -> None:
         lines.append(f"- **Best possible AUROC (oracle):** {found['bayes_auroc']:.3f}")
     if isinstance(train, dict) and train.get("epochs"):
         lines.append(f"- **Training budget:** up to {train['epochs']} epochs, early stopping")
-    lines.append(f"- **Checkpoint:** `{ui.md_escape(str(model.path))}`")
+    lines.append(f"- **Checkpoint:** `{str(model.path).replace('`', '')}`")
     right.markdown("\n".join(lines))
 
 

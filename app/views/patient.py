@@ -151,7 +151,8 @@ def _remove(slot: str) -> None:
 
 
 def _upload_status_ui(slot: str) -> None:
-    """Next to an upload: its error, or what was read, with a way to remove it."""
+    """Next to an upload: its error, or what was read. A part kept from an earlier visit to
+    the page (its upload widget is empty now) gets a button to remove it."""
     entry = _uploaded().get(slot)
     if entry is None:
         return
@@ -162,9 +163,19 @@ def _upload_status_ui(slot: str) -> None:
     text = f"Using **{ui.md_escape(part.name)}**"
     if part.notices:
         text += ": " + "; ".join(ui.md_escape(n) for n in part.notices)
-    info, remove = st.columns([5, 1], vertical_alignment="center")
-    info.caption(text)
-    remove.button("Remove", key=f"remove_{slot}", on_click=_remove, args=(slot,))
+    if st.session_state.get(f"file_{slot}") is None:
+        info, remove = st.columns([3, 1], vertical_alignment="center")
+        info.caption(text)
+        remove.button(
+            "Remove",
+            key=f"remove_{slot}",
+            on_click=_remove,
+            args=(slot,),
+            icon=":material/close:",
+            type="tertiary",
+        )
+    else:
+        st.caption(text)
 
 
 def upload_ui(model: Any) -> Chosen | None:
@@ -459,7 +470,7 @@ def record_panel(model: Any, patient: Patient, found: Any) -> None:
     frame = found.frame()
     frame["flag"] = [flags.get(label, "") for label in frame["label"]]
     shown = frame.assign(label=[ui.feature_label(label) for label in frame["label"]])
-    left, right = st.columns([3, 2], gap="large")
+    left, right = st.columns([1, 1], gap="large")
     left.plotly_chart(
         charts.record_attribution_figure(shown, signed=signed(found)),
         config={"displayModeBar": False},
@@ -475,7 +486,7 @@ def record_panel(model: Any, patient: Patient, found: Any) -> None:
             "Usual range": [usual_range(ranges.get(f)) for f in frame["label"]],
             "Attribution": frame["attribution"].round(4),
         }
-    )
+    ).iloc[np.argsort(-np.abs(frame["attribution"].to_numpy()), kind="stable")]
     right.dataframe(
         table,
         hide_index=True,
