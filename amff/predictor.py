@@ -6,7 +6,9 @@ and off re-runs only level 2 (fusion, weights, head): a toggle costs a fraction 
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import ctypes
 import json
 import logging
 import os
@@ -439,6 +441,7 @@ def encode_folder(
 
     @torch.inference_mode()
     def work(k: int) -> Encoded:
+        _release_freed_memory()  # the last chunk's (or the file checks') memory is free now
         cohort = predictor.as_cohort(chunks.chunk(k))
         batch = predictor.preprocessor.transform(cohort)
         ids = cohort.ids
@@ -454,6 +457,14 @@ def encode_folder(
         if progress is not None:
             progress(len(encoded))
         yield encoded
+
+
+def _release_freed_memory() -> None:
+    """Give freed heap memory back to the system. glibc keeps it, fragmented, so a long run's
+    resident memory would creep up chunk after chunk (measured: ~60 MB a chunk); elsewhere
+    this does nothing."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _blocks(encoded: Encoded) -> Iterator[Encoded]:

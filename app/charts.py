@@ -71,6 +71,41 @@ def _layout(fig: go.Figure, title: str, height: int = 320, **kwargs: object) -> 
     return fig
 
 
+# Display names for the simulator's record features (a checkpoint trained on other features
+# shows their column names as they are).
+FEATURE_LABELS = {
+    "age": "Age (years)",
+    "sex": "Sex",
+    "admission_type": "Admission type",
+    "heart_rate": "Heart rate (beats/min)",
+    "sbp": "Systolic BP (mmHg)",
+    "dbp": "Diastolic BP (mmHg)",
+    "map": "Mean arterial pressure (mmHg)",
+    "resp_rate": "Respiratory rate (breaths/min)",
+    "spo2": "SpO2 (%)",
+    "temperature": "Temperature (°C)",
+    "fio2": "FiO2 (fraction)",
+    "gcs": "Glasgow Coma Scale (3-15)",
+    "lactate": "Lactate (mmol/L)",
+    "wbc": "WBC (10^9/L)",
+    "creatinine": "Creatinine (mg/dL)",
+    "bun": "BUN (mg/dL)",
+    "hemoglobin": "Hemoglobin (g/dL)",
+    "albumin": "Albumin (g/dL)",
+    "bilirubin": "Bilirubin (mg/dL)",
+    "platelets": "Platelets (10^9/L)",
+    "sodium": "Sodium (mmol/L)",
+    "potassium": "Potassium (mmol/L)",
+    "glucose": "Glucose (mg/dL)",
+    "weight_kg": "Weight (kg)",
+}
+
+
+def feature_label(name: str) -> str:
+    """'Heart rate (beats/min)' for 'heart_rate'; other names as they are."""
+    return FEATURE_LABELS.get(name, name)
+
+
 def modality_name(modality: Modality | str) -> str:
     """'clinical record' for 'tabular' (the plain-language label)."""
     return Modality(modality).label
@@ -288,6 +323,13 @@ def genes_figure(frame: pd.DataFrame, k: int = 15, signed: bool = True) -> go.Fi
     return fig
 
 
+def smooth_heatmap(heatmap: np.ndarray, sigma: float) -> np.ndarray:
+    """A Gaussian-blurred copy of a pixel heatmap, for display (regions, not pixels)."""
+    from scipy.ndimage import gaussian_filter
+
+    return gaussian_filter(np.asarray(heatmap, dtype=float), sigma=sigma, mode="nearest")
+
+
 def image_overlay_figure(
     image: np.ndarray,
     heatmap: np.ndarray,
@@ -296,11 +338,12 @@ def image_overlay_figure(
     signed: bool = True,
 ) -> go.Figure:
     """The image in grayscale with the attribution heatmap on top (blue lowers, vermillion
-    raises the risk; the colour scale is symmetric around zero). signed=False (saliency):
-    a white-to-sky-blue scale from zero."""
+    raises the risk; the colour scale is symmetric around zero and saturates at the 99th
+    percentile of |attribution|, so a few extreme pixels do not wash the rest out).
+    signed=False (saliency): a white-to-sky-blue scale from zero."""
     image = np.asarray(image, dtype=float)
     heatmap = np.asarray(heatmap, dtype=float)
-    bound = float(np.nanmax(np.abs(heatmap))) if heatmap.size else 0.0
+    bound = float(np.nanpercentile(np.abs(heatmap), 99)) if heatmap.size else 0.0
     bound = bound if bound > 0 else 1.0
     fig = go.Figure()
     fig.add_trace(
@@ -343,9 +386,15 @@ def image_overlay_figure(
         )
     )
     _layout(fig, title, height=420)
-    fig.update_xaxes(showgrid=False, showticklabels=False, title_text="")
+    fig.update_xaxes(showgrid=False, showticklabels=False, ticks="", showline=False, title_text="")
     fig.update_yaxes(
-        showgrid=False, showticklabels=False, autorange="reversed", scaleanchor="x", title_text=""
+        showgrid=False,
+        showticklabels=False,
+        ticks="",
+        showline=False,
+        autorange="reversed",
+        scaleanchor="x",
+        title_text="",
     )
     return fig
 

@@ -144,12 +144,14 @@ def patient_report(
         found, notice = {}, f"Attributions could not be computed: {exc}"
     note = None
     record = None
+    signed = method != "saliency"  # saliency gives sizes only
     for name, attribution in found.items():
         frame = attribution.frame()
         if name == Modality.TABULAR.value:
             flags = model.preprocessor.tabular.out_of_range(patient.record)
             frame["flag"] = [flags.get(label, "") for label in frame["label"]]
-            figures[f"attribution_{name}"] = charts.record_attribution_figure(frame)
+            frame["label"] = [charts.feature_label(label) for label in frame["label"]]
+            figures[f"attribution_{name}"] = charts.record_attribution_figure(frame, signed=signed)
             record = pd.DataFrame(
                 {
                     "feature": frame["label"],
@@ -168,13 +170,18 @@ def patient_report(
                 ends,
                 attribution.values,
                 read_until=max(ends) if ends else 0,
+                signed=signed,
             )
         elif name == Modality.IMAGE.value:
             figures[f"attribution_{name}"] = charts.image_overlay_figure(
-                np.asarray(attribution.inputs), attribution.values, 0.5
+                np.asarray(attribution.inputs),
+                charts.smooth_heatmap(attribution.values, 1.5),
+                0.5,
+                title="Smoothed (1.5-pixel Gaussian blur)",
+                signed=signed,
             )
         else:
-            figures[f"attribution_{name}"] = charts.genes_figure(frame)
+            figures[f"attribution_{name}"] = charts.genes_figure(frame, signed=signed)
     return render_report(
         patient_id=patient.patient_id,
         model_name=model_name,

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import streamlit as st
 
 from amff.modalities import MODALITIES, Modality
-from app import state
+from app import charts, state
 
 DISCLAIMER = "Synthetic patients; not for clinical decisions."
 
@@ -129,38 +129,7 @@ def no_cohort_ui() -> None:
     )
 
 
-# Display names for the simulator's record features (a checkpoint trained on other features
-# shows their column names as they are).
-FEATURE_LABELS = {
-    "age": "Age (years)",
-    "sex": "Sex",
-    "admission_type": "Admission type",
-    "heart_rate": "Heart rate (beats/min)",
-    "sbp": "Systolic BP (mmHg)",
-    "dbp": "Diastolic BP (mmHg)",
-    "map": "Mean arterial pressure (mmHg)",
-    "resp_rate": "Respiratory rate (breaths/min)",
-    "spo2": "SpO2 (%)",
-    "temperature": "Temperature (°C)",
-    "fio2": "FiO2 (fraction)",
-    "gcs": "Glasgow Coma Scale (3-15)",
-    "lactate": "Lactate (mmol/L)",
-    "wbc": "WBC (10^9/L)",
-    "creatinine": "Creatinine (mg/dL)",
-    "bun": "BUN (mg/dL)",
-    "hemoglobin": "Hemoglobin (g/dL)",
-    "albumin": "Albumin (g/dL)",
-    "bilirubin": "Bilirubin (mg/dL)",
-    "platelets": "Platelets (10^9/L)",
-    "sodium": "Sodium (mmol/L)",
-    "potassium": "Potassium (mmol/L)",
-    "glucose": "Glucose (mg/dL)",
-    "weight_kg": "Weight (kg)",
-}
-
-
-def feature_label(name: str) -> str:
-    return FEATURE_LABELS.get(name, name)
+feature_label = charts.feature_label  # display names of record features, with units
 
 
 def source_title(name: str) -> str:

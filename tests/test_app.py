@@ -237,6 +237,31 @@ def test_random_and_hard_case_pickers_change_the_patient(predictor, cohort):
     assert at.session_state["patient_id"] == choice
 
 
+def test_what_if_edits_move_the_prediction(setup, predictor, cohort):
+    pid = full_patient(cohort)
+    feature = predictor.preprocessor.tabular.numeric[0]
+    high = predictor.preprocessor.tabular.high[0]
+    at = start(patient_id=pid)
+    assert any("Edit a value" in i.value for i in at.info)
+    key = f"whatif_demo:{setup.cohort}:{pid}"
+    at.session_state[key] = {
+        "edited_rows": {0: {"Value": 3 * high}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    at.run()
+    no_exception(at)
+    (metric,) = [m for m in at.metric if m.label == "Risk with your changes"]
+    edited = cohort.patient(pid)
+    edited.record = edited.record.copy()
+    edited.record[feature] = 3 * high
+    after = predict_one(predictor, edited)
+    before = predict_one(predictor, cohort.patient(pid))
+    assert metric.value == as_text(after)
+    assert metric.delta == f"{100 * (after - before):+.1f} pts"
+    assert shown_risk(at) == as_text(before)  # the patient's own prediction is unchanged
+
+
 # -- uploads -------------------------------------------------------------------------------------
 def patient_files(cohort, pid: str) -> dict[str, tuple[str, bytes, str]]:
     """A held-out patient's data written as the four upload files."""

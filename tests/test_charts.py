@@ -90,15 +90,25 @@ def test_genes_figure_names_the_library_size():
 
 def test_image_overlay_is_symmetric_and_follows_the_opacity():
     image = np.linspace(0, 1, 16).reshape(4, 4)
-    heat = np.zeros((4, 4))
-    heat[0, 0], heat[3, 3] = 2.0, -0.5
+    heat = np.linspace(-1, 1, 16).reshape(4, 4)
     fig = charts.image_overlay_figure(image, heat, opacity=0.3)
     base, overlay = fig.data
     assert (base.zmin, base.zmax) == (0, 1) and base.showscale is False
     assert overlay.opacity == 0.3
-    assert (overlay.zmin, overlay.zmax) == (-2.0, 2.0)
+    bound = np.percentile(np.abs(heat), 99)
+    assert np.isclose(overlay.zmin, -bound) and np.isclose(overlay.zmax, bound)
     assert overlay.colorbar.ticktext == ("lowers risk", "0", "raises risk")
     assert fig.layout.yaxis.autorange == "reversed"  # row 0 at the top, as in the image
+
+
+def test_smoothing_keeps_the_shape_and_spreads_a_spike():
+    heat = np.zeros((9, 9))
+    heat[4, 4] = 1.0
+    smooth = charts.smooth_heatmap(heat, 1.5)
+    assert smooth.shape == heat.shape
+    assert smooth[4, 4] < 1.0 and smooth[4, 5] > 0 and np.isclose(smooth[4, 5], smooth[5, 4])
+    unsigned = charts.image_overlay_figure(heat, heat, signed=False)
+    assert unsigned.data[1].zmin == 0 and unsigned.data[1].colorbar.ticktext == ("none", "most")
 
 
 def test_note_html_escapes_everything_the_note_holds():

@@ -161,7 +161,7 @@ def table1(results: dict[str, Any]) -> str:
         "closed = (AUROC - 0.5) / (Bayes AUROC - 0.5)."
     )
     lines.append("")
-    lines.append("Paired AUROC differences, AMFF-HT minus each other method:")
+    lines.append("Paired AUROC differences (each row: the first method minus the second):")
     lines.append("")
     lines.append(
         "| Comparison | Over seeds [95% t interval] | Over test patients [95% bootstrap] |"

@@ -298,6 +298,7 @@ def reproduce(
             "command": command,
             "out": str(out),
             "profile": profile.to_dict(),
+            "seeds": list(profile.seeds),
             "sections": list(sections),
             "main_methods": list(MAIN_METHODS),
             "git": git_state(),

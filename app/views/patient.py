@@ -77,6 +77,7 @@ def synthetic_patient_ui(cohort_path: str) -> Chosen:
     patient_id = st.session_state["patient_id"]
     patient = state.demo_patient(cohort_path, patient_id)
     truth = {
+        "patient_id": patient_id,
         "label": index.labels.get(patient_id),
         "p_true": index.p_true.get(patient_id),
         "synthetic": True,
@@ -273,7 +274,12 @@ def upload_ui(model: Any) -> Chosen | None:
         message = str(exc)
         st.info(message[:1].upper() + message[1:] + ".", icon=":material/upload_file:")
         return None
-    truth = {"label": patient.label, "p_true": None, "synthetic": False}
+    truth = {
+        "patient_id": patient.patient_id,
+        "label": patient.label,
+        "p_true": None,
+        "synthetic": False,
+    }
     return Chosen(patient, "upload:" + uploads.fingerprint(patient), truth)
 
 
@@ -365,6 +371,7 @@ def prediction_ui(
                 key="risk_chart",
             )
         st.caption(
+            f"Patient {ui.md_escape(truth.get('patient_id', ''))}. "
             f"Sources used: {ui.sources_text(used)}."
             + ("" if set(used) == set(available) else f" Available: {ui.sources_text(available)}.")
         )
@@ -458,9 +465,19 @@ def attribution_ui(
             return
     PANELS[modality](model, patient, found)
     st.caption(
-        f"Compared with the reference: {found.baseline}. Risk score (log-odds) "
-        f"{found.logit:+.2f} for this patient, {found.baseline_logit:+.2f} for the reference."
+        f"Each value is measured against a neutral reference: {REFERENCES[modality]}. Risk "
+        f"score (log-odds) {found.logit:+.2f} for this patient against "
+        f"{found.baseline_logit:+.2f} for the reference.",
+        help=f"Technically: {found.baseline}.",
     )
+
+
+REFERENCES = {
+    Modality.TABULAR.value: "an average training patient's record (missing values stay missing)",
+    Modality.TEXT.value: "an empty note",
+    Modality.IMAGE.value: "a plain gray image at the average training brightness",
+    Modality.RNA.value: "an average training patient's gene expression",
+}
 
 
 def record_panel(model: Any, patient: Patient, found: Any) -> None:
@@ -547,10 +564,16 @@ def image_panel(model: Any, patient: Patient, found: Any) -> None:
             key="opacity",
             help="0 shows the image alone; 1 shows the heatmap alone.",
         )
+        smooth = st.toggle(
+            "Smooth the heatmap",
+            value=True,
+            key="smooth",
+            help="Pixel-level attributions are speckled; smoothing (a 1.5-pixel Gaussian "
+            "blur) shows the regions. Switch off to see the raw pixels.",
+        )
         st.caption(
             (
-                "Vermillion regions raised the risk, blue regions lowered it, against a "
-                "uniform gray image."
+                "Vermillion regions raised the risk, blue regions lowered it."
                 if signed(found)
                 else "Stronger blue: the risk is more sensitive to that region."
             )
@@ -559,7 +582,10 @@ def image_panel(model: Any, patient: Patient, found: Any) -> None:
         )
     left.plotly_chart(
         charts.image_overlay_figure(
-            np.asarray(found.inputs), found.values, opacity, signed=signed(found)
+            np.asarray(found.inputs),
+            charts.smooth_heatmap(found.values, 1.5) if smooth else found.values,
+            opacity,
+            signed=signed(found),
         ),
         config={"displayModeBar": False},
         key="image_chart",
@@ -615,7 +641,7 @@ def what_if_ui(
     original = patient.record
     table = pd.DataFrame(
         {
-            "Feature": schema.numeric,
+            "Feature": [ui.feature_label(f) for f in schema.numeric],
             "Value": pd.to_numeric(original.reindex(schema.numeric), errors="coerce"),
             "Usual range": [usual_range(ranges[f]) for f in schema.numeric],
         }
@@ -636,7 +662,7 @@ def what_if_ui(
             },
         )
     record = original.copy().astype(object)
-    for feature, value in zip(edited["Feature"], edited["Value"]):
+    for feature, value in zip(schema.numeric, edited["Value"]):
         record[feature] = np.nan if pd.isna(value) else float(value)
     changed = [
         f
@@ -671,7 +697,8 @@ def what_if_ui(
             border=True,
             help="The same sources, with the record values edited in the table.",
         )
-        st.caption("Changed: " + ", ".join(changed[:8]) + ("..." if len(changed) > 8 else ""))
+        names = [ui.feature_label(f) for f in changed]
+        st.caption("Changed: " + ", ".join(names[:8]) + ("..." if len(names) > 8 else ""))
 
 
 def _same(a: Any, b: Any) -> bool:

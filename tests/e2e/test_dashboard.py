@@ -206,11 +206,13 @@ def test_upload_a_patient_and_a_bad_file(page, server, tmp_path):
     assert "PNG" in alert.inner_text()
     wait_idle(page)
     no_exception(page)
-    page.get_by_role("button", name="Remove").first.click()
+    files = upload_files(server, tmp_path)
+    for label, file in files.items():  # the good image replaces the bad one
+        uploader(page, label).set_input_files(str(file))  # each upload reruns the page
+    for file in files.values():
+        page.get_by_text(f"Using {file.name}").first.wait_for(timeout=TIMEOUT)
     wait_idle(page)
-    for label, file in upload_files(server, tmp_path).items():
-        uploader(page, label).set_input_files(str(file))
-        wait_idle(page)
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
     risk_locator(page).wait_for(timeout=TIMEOUT)
     assert risk(page).endswith("%")
     wait_idle(page)
