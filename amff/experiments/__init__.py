@@ -55,6 +55,12 @@ def add_cli(subparsers: Any) -> None:
         action="store_true",
         help="list the runs and the estimated time; train and write nothing",
     )
+    p.add_argument(
+        "--seeds",
+        type=_workers,
+        help="use only the first N paired seeds of the profile (for a shorter run; the report "
+        "records the seeds used)",
+    )
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_reproduce)
@@ -75,6 +81,10 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from amff.experiments.plan import PROFILES, parse_sections
 
     profile = PROFILES[args.profile]
+    if args.seeds:
+        import dataclasses
+
+        profile = dataclasses.replace(profile, seeds=profile.seeds[: args.seeds])
     sections = parse_sections(args.only)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
