@@ -123,6 +123,30 @@ def _weight_shapes(path: Path) -> dict[str, tuple[int, ...]]:
         ) from None
 
 
+# Generous bounds on the model settings config.json may ask for, checked before any model is
+# built: a tampered config.json must not make loading build a billion layers.
+_MAX_LAYERS = 64
+_MAX_SIZE = 1 << 16
+
+
+def _model_config_problem(config: ModelConfig) -> str | None:
+    defaults = ModelConfig()
+    for name, value in config.to_dict().items():
+        default = getattr(defaults, name)
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, int):
+            limit = _MAX_LAYERS if name.endswith("_layers") else _MAX_SIZE
+            ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= limit
+        elif isinstance(default, float):
+            ok = isinstance(value, (int, float)) and 0.0 <= value < 1.0
+        else:
+            ok = isinstance(value, str)
+        if not ok:
+            return f"model setting {name}={str(value)[:20]} is out of range"
+    return None
+
+
 def _check_preprocessor(preprocessor: Preprocessor, folder: Path) -> None:
     """The fitted statistics are consistent (one per feature or gene, finite, sd > 0), so a
     tampered preprocess.json fails here, not in the middle of a prediction."""
@@ -140,6 +164,14 @@ def _check_preprocessor(preprocessor: Preprocessor, folder: Path) -> None:
 def _preprocessor_problem(preprocessor: Preprocessor) -> tuple[str, str] | None:
     """(file, what is wrong) for the first problem found, or None."""
     tab, rna, image = preprocessor.tabular, preprocessor.rna, preprocessor.image
+    if not isinstance(tab.categorical, dict) or not all(
+        isinstance(v, list) for v in tab.categorical.values()
+    ):
+        return "preprocess.json", "the categories are not lists"
+    names = [*tab.numeric, *tab.categorical, *rna.genes, *rna.library_genes]
+    names += [c for v in tab.categorical.values() for c in v]
+    if not all(isinstance(name, str) for name in names):
+        return "preprocess.json", "a feature, category or gene name is not text"
     stats = (tab.means, tab.sds, tab.low, tab.high)
     if any(len(v) != len(tab.numeric) for v in stats):
         return "preprocess.json", "the record statistics do not match the numeric features"
@@ -198,6 +230,9 @@ def load_checkpoint(
             f"{folder / 'config.json'}: malformed ({type(exc).__name__}: {str(exc)[:80]}); use "
             "an unmodified copy"
         ) from None
+    problem = _model_config_problem(model_config)
+    if problem:
+        raise InputError(f"{folder / 'config.json'}: {problem}; use an unmodified copy")
     if not 0.0 <= threshold <= 1.0:  # also false for NaN
         raise InputError(
             f"{folder / 'config.json'}: threshold {threshold} is not a probability in [0, 1]; "

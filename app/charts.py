@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from sklearn.metrics import precision_recall_curve, roc_curve
 
 from amff.modalities import MODALITIES, Modality
 
@@ -463,6 +462,8 @@ def roc_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> go.Figure
             hoverinfo="skip",
         )
     )
+    from sklearn.metrics import roc_curve  # imported on first use: the patient page needs none
+
     for i, (name, (y, p)) in enumerate(curves.items()):
         fpr, tpr, _ = roc_curve(y, p)
         area = float(np.trapezoid(tpr, fpr))
@@ -486,6 +487,8 @@ def roc_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> go.Figure
 def pr_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> go.Figure:
     """Precision-recall curves: {name: (labels, probabilities)}; the dotted line is the
     event rate (what a random score achieves)."""
+    from sklearn.metrics import precision_recall_curve
+
     fig = go.Figure()
     for i, (name, (y, p)) in enumerate(curves.items()):
         precision, recall, _ = precision_recall_curve(y, p)

@@ -23,8 +23,7 @@ import pandas as pd
 import streamlit as st
 
 import amff
-from amff import metrics
-from amff.data.cohort import Cohort, Patient
+from amff.data.cohort import Cohort, Patient, parse_clinical
 from amff.modalities import MODALITIES, Modality, all_subsets, subset_name
 
 REPO = Path(__file__).resolve().parent.parent
@@ -74,42 +73,51 @@ def predictor(path: str) -> Any:
 # -- the held-out cohort -----------------------------------------------------------------------
 @st.cache_data(show_spinner="Reading the held-out patients...", max_entries=4)
 def demo_cohort(path: str) -> Cohort:
-    return amff.read_cohort(path)
+    cohort = amff.read_cohort(path)
+    _read_whole().add(path)
+    return cohort
+
+
+@st.cache_resource(show_spinner=False)
+def _read_whole() -> set[str]:
+    """The cohort folders already read whole (and cached) in this process."""
+    return set()
 
 
 @dataclass(frozen=True)
 class CohortIndex:
-    """What the patient picker needs: ids, labels, which modalities, the simulator's truth."""
+    """What the patient picker needs: ids, labels and the simulator's true risk."""
 
     ids: list[str]
     labels: dict[str, int]
-    present: dict[str, tuple[str, ...]]
     p_true: dict[str, float]
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def cohort_index(path: str) -> CohortIndex:
-    cohort = demo_cohort(path)
-    present = cohort.present_matrix()
-    truth = cohort.truth
-    p_true = {}
-    if truth is not None and "p_true" in truth.columns:
-        p_true = {str(k): float(v) for k, v in truth["p_true"].items()}
-    labels = {} if cohort.labels is None else {str(k): int(v) for k, v in cohort.labels.items()}
+    """From clinical.csv and truth.csv only, so the first page does not wait for the images
+    and RNA-seq of every patient."""
+    folder = Path(path)
+    clinical, labels = parse_clinical((folder / "clinical.csv").read_bytes(), "clinical.csv")
+    p_true: dict[str, float] = {}
+    if (folder / "truth.csv").is_file():
+        truth = pd.read_csv(folder / "truth.csv", dtype={"patient_id": str})
+        if "p_true" in truth.columns:
+            p_true = dict(zip(truth["patient_id"], truth["p_true"].astype(float)))
     return CohortIndex(
-        ids=cohort.ids,
-        labels=labels,
-        present={
-            pid: tuple(m.value for j, m in enumerate(MODALITIES) if present[i, j])
-            for i, pid in enumerate(cohort.ids)
-        },
+        ids=[str(i) for i in clinical.index],
+        labels={} if labels is None else {str(k): int(v) for k, v in labels.items()},
         p_true=p_true,
     )
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def demo_patient(path: str, patient_id: str) -> Patient:
-    return demo_cohort(path).patient(patient_id)
+    """One held-out patient: from the cached cohort once it is read whole, else read alone
+    (the first prediction after a start does not wait for the whole cohort)."""
+    if path in _read_whole():
+        return demo_cohort(path).patient(patient_id)
+    return amff.read_cohort(path, ids=[patient_id]).patient(patient_id)
 
 
 @st.cache_resource(show_spinner="Encoding the held-out patients (once)...", max_entries=8)
@@ -147,6 +155,8 @@ def cohort_predictions(
 
 def subset_metrics(frame: pd.DataFrame, threshold: float) -> dict[str, float]:
     """Held-out metrics over the patients with a prediction (AUROC, F1, accuracy, ...)."""
+    from amff import metrics  # scikit-learn: imported when a page first needs it
+
     keep = frame["probability"].notna().to_numpy()
     y = frame["label"].to_numpy()[keep]
     p = frame["probability"].to_numpy()[keep]

@@ -6,10 +6,18 @@ navigation; each page is a file in views/.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import streamlit as st
+
+# One torch thread per session: the server runs sessions in parallel threads, and torch's
+# intra-op threads multiply with them; on a small shared machine they spin against each
+# other (measured on 2 busy cores: a modality toggle for 600 patients 20 ms with one thread,
+# up to 600 ms with two; encoding them 2.3 s against 10.6 s). Read when torch is first
+# imported (by amff.load); an OMP_NUM_THREADS set by the user wins.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `app` is imported as a package from the repository root

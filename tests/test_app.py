@@ -262,6 +262,19 @@ def test_what_if_edits_move_the_prediction(setup, predictor, cohort):
     assert shown_risk(at) == as_text(before)  # the patient's own prediction is unchanged
 
 
+def test_selections_persist_across_pages(cohort):
+    pid = cohort.ids[-1]
+    at = start(patient_id=pid)
+    at.toggle(key="use_text").set_value(False).run()
+    risk = shown_risk(at)
+    at.switch_page("views/cohort.py").run()
+    assert at.toggle(key="use_text").value is False  # the same sources on the cohort page
+    at.switch_page("views/patient.py").run()
+    no_exception(at)
+    assert at.selectbox(key="patient_id").value == pid
+    assert shown_risk(at) == risk
+
+
 # -- uploads -------------------------------------------------------------------------------------
 def patient_files(cohort, pid: str) -> dict[str, tuple[str, bytes, str]]:
     """A held-out patient's data written as the four upload files."""

@@ -528,3 +528,34 @@ def test_upload_handlers_never_touch_the_disk(predictor, seeds, monkeypatch) -> 
         part_or_input_error(handler(kind, predictor), data, "upload")
     buffer = io.BytesIO(uploads.example_bundle(REPO / "assets" / "example_patient"))
     assert buffer.getvalue()[:2] == b"PK"
+
+
+# -- the shipped model: one patient with RNA-seq ---------------------------------------------------
+SHIPPED = REPO / "checkpoints" / "amff-default"
+DEMO = REPO / "assets" / "demo_cohort"
+
+
+@pytest.mark.skipif(
+    not (SHIPPED / "model.safetensors").is_file() or not (DEMO / "rnaseq.csv").is_file(),
+    reason="the shipped checkpoint and demo cohort are not built (make checkpoint)",
+)
+def test_one_patient_with_rna_is_predicted_by_the_shipped_model() -> None:
+    """The shipped model reads 256 of its 2,000 genes but normalises by all of them: a picked
+    patient and an RNA-seq upload (all 2,000 genes) must both be predicted. (Found broken
+    during the hardening work: one-patient cohorts were built with the 256 genes only.)"""
+    from app import state
+
+    predictor = amff.load(SHIPPED)
+    with open(DEMO / "rnaseq.csv", encoding="utf-8") as counts:
+        next(counts)
+        pid = next(counts).split(",", 1)[0].strip()
+    patient = amff.read_cohort(DEMO, ids=[pid]).patient(pid)
+    assert np.isfinite(predictor.predict_one(patient)["probability"])
+    rna = patient.rna.to_frame().T
+    rna.insert(0, "patient_id", "UP-1")
+    data = rna.to_csv(index=False).encode()
+    part = uploads.parse_rna(data, "rna.csv", state.rna_genes(predictor))
+    uploaded = uploads.build_patient(None, rna=part.value)
+    assert predictor.predict_one(uploaded)["probability"] == pytest.approx(
+        predictor.predict_one(uploads.build_patient(None, rna=patient.rna))["probability"]
+    )

@@ -149,6 +149,7 @@ def cohort_page() -> None:
             99,
             int(round(100 * model.threshold)),
             key="cohort_threshold",
+            persist_state="session",
             help=ui.HELP["threshold"] + " Move it to trade missed events for false alarms.",
         )
         y, p = curves[name]

@@ -65,6 +65,7 @@ def synthetic_patient_ui(cohort_path: str) -> Chosen:
         index.ids,
         key="patient_id",
         help="A simulated patient from the held-out cohort (never seen in training).",
+        persist_state="session",
     )
     lucky.button(
         "Random",
@@ -137,14 +138,29 @@ def _uploaded() -> dict[str, dict[str, Any]]:
 def _on_file(slot: str, parse: Any) -> None:
     """Parse an upload when it changes; keep the parsed part (or the error) in the session."""
     file = st.session_state.get(f"file_{slot}")
-    store = _uploaded()
-    if file is None:
-        store.pop(slot, None)
+    if file is None:  # the user cleared the widget
+        _uploaded().pop(slot, None)
         return
+    _parse_file(slot, file, parse)
+
+
+def _parse_file(slot: str, file: Any, parse: Any) -> None:
+    store = _uploaded()
     try:
         store[slot] = {"part": parse(file.getvalue(), file.name), "error": None}
     except InputError as exc:
         store[slot] = {"part": None, "error": str(exc), "name": file.name}
+    store[slot]["file_id"] = file.file_id
+
+
+def upload_slot_ui(slot: str, label: str, types: list[str], parse: Any, help: str) -> None:
+    """One upload widget and, right under it, its error or what was read."""
+    file = st.file_uploader(
+        label, type=types, key=f"file_{slot}", on_change=_on_file, args=(slot, parse), help=help
+    )
+    if file is not None and _uploaded().get(slot, {}).get("file_id") != file.file_id:
+        _parse_file(slot, file, parse)  # uploads that came in while a run was interrupted
+    _upload_status_ui(slot)
 
 
 def _remove(slot: str) -> None:
@@ -200,38 +216,25 @@ def upload_ui(model: Any) -> Chosen | None:
     )
     left, right = st.columns(2, gap="large")
     with left:
-        st.file_uploader(
+        upload_slot_ui(
+            "record",
             "Clinical record (one-row CSV)",
-            type=["csv"],
-            key="file_record",
-            on_change=_on_file,
-            args=(
-                "record",
-                partial(uploads.parse_record, features=model.features, numeric=schema.numeric),
-            ),
-            help="Columns: patient_id, then any of the model's features; empty cell = missing.",
+            ["csv"],
+            partial(uploads.parse_record, features=model.features, numeric=schema.numeric),
+            "Columns: patient_id, then any of the model's features; empty cell = missing.",
         )
-        _upload_status_ui("record")
         record_form_ui(model)
-        st.file_uploader(
+        upload_slot_ui(
+            "image",
             "Medical image (PNG, JPEG or DICOM)",
-            type=["png", "jpg", "jpeg", "dcm"],
-            key="file_image",
-            on_change=_on_file,
-            args=("image", uploads.parse_image),
-            help="A grayscale (or colour, made grayscale) chest image.",
+            ["png", "jpg", "jpeg", "dcm"],
+            uploads.parse_image,
+            "A grayscale (or colour, made grayscale) chest image.",
         )
-        _upload_status_ui("image")
     with right:
-        st.file_uploader(
-            "Clinical note (.txt)",
-            type=["txt"],
-            key="file_note",
-            on_change=_on_file,
-            args=("note", uploads.parse_note),
-            help="Plain UTF-8 text.",
+        upload_slot_ui(
+            "note", "Clinical note (.txt)", ["txt"], uploads.parse_note, "Plain UTF-8 text."
         )
-        _upload_status_ui("note")
         typed = st.text_area(
             "...or type or paste the note",
             key="note_text",
@@ -239,15 +242,13 @@ def upload_ui(model: Any) -> Chosen | None:
             placeholder="e.g. 72-year-old admitted with shortness of breath...",
             persist_state="session",
         )
-        st.file_uploader(
+        upload_slot_ui(
+            "rna",
             "RNA-seq counts (one-row CSV)",
-            type=["csv"],
-            key="file_rna",
-            on_change=_on_file,
-            args=("rna", partial(uploads.parse_rna, genes=state.rna_genes(model))),
-            help="Columns: patient_id, then one column of raw read counts per gene.",
+            ["csv"],
+            partial(uploads.parse_rna, genes=state.rna_genes(model)),
+            "Columns: patient_id, then one column of raw read counts per gene.",
         )
-        _upload_status_ui("rna")
 
     store = _uploaded()
     parts = {slot: e["part"] for slot, e in store.items() if e.get("part") is not None}

@@ -153,6 +153,11 @@ def experiments_ui() -> None:
             ),
             hide_index=True,
             width="stretch",
+            column_config={
+                "Claim": st.column_config.TextColumn(width="large"),
+                "Verdict": st.column_config.TextColumn(width="small"),
+                "Evidence": st.column_config.TextColumn(width="large"),
+            },
         )
     figures_ui(results, found["png"])
     if found["reproduction"]:
@@ -170,8 +175,7 @@ def figures_ui(results: dict[str, Any], pngs: list[str]) -> None:
     except Exception:  # an incomplete results.json: fall back to the PNGs on disk
         log.warning("could not rebuild the reproduction figures; showing the PNGs", exc_info=True)
     if specs:
-        for spec in specs:
-            st.markdown(f"**{spec.title}**")
+        for spec in specs:  # each figure carries its own title
             st.plotly_chart(figures.to_plotly(spec), key=f"figure_{spec.name}")
             if getattr(spec, "caption", ""):
                 st.caption(spec.caption)

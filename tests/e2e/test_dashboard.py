@@ -206,10 +206,8 @@ def test_upload_a_patient_and_a_bad_file(page, server, tmp_path):
     assert "PNG" in alert.inner_text()
     wait_idle(page)
     no_exception(page)
-    files = upload_files(server, tmp_path)
-    for label, file in files.items():  # the good image replaces the bad one
-        uploader(page, label).set_input_files(str(file))  # each upload reruns the page
-    for file in files.values():
+    for label, file in upload_files(server, tmp_path).items():  # the good image replaces
+        uploader(page, label).set_input_files(str(file))  # the bad one
         page.get_by_text(f"Using {file.name}").first.wait_for(timeout=TIMEOUT)
     wait_idle(page)
     assert page.locator('[data-testid="stAlertContentError"]').count() == 0
@@ -250,7 +248,7 @@ PAGES = [
 ]
 
 
-def test_every_page_opens_without_exception(page, server):
+def test_every_page_opens_without_exception(page, server, capsys):
     """One session walks the sidebar through every page (the patient page is the first)."""
     page.goto(server.url)
     risk_locator(page).wait_for(timeout=TIMEOUT)
@@ -263,6 +261,7 @@ def test_every_page_opens_without_exception(page, server):
         if name == "cohort":
             auroc = page.locator('[data-testid="stMetric"]', has_text="AUROC").first
             before = auroc.inner_text()
+            start = time.perf_counter()
             toggle(page, "Clinical record")
             page.wait_for_function(
                 """before => {
@@ -273,7 +272,14 @@ def test_every_page_opens_without_exception(page, server):
                 arg=before,
                 timeout=30_000,
             )
+            server.timings["cohort_toggle_s"] = time.perf_counter() - start
             wait_idle(page)
+            caption = page.get_by_text("Updated in").first.inner_text()
+            with capsys.disabled():
+                print(
+                    f"\ncohort page: toggle -> updated AUROC in the browser "
+                    f"{1000 * server.timings['cohort_toggle_s']:.0f} ms; server: {caption}"
+                )
             toggle(page, "Clinical record")
             wait_idle(page)
         page.wait_for_timeout(300)
