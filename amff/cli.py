@@ -102,6 +102,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from amff.train import train
 
     out = Path(args.out)
+    _refuse_inside(out, Path(args.data), "the checkpoint")
     if out.exists() and not args.overwrite:
         raise CliError(f"{out}: already exists; choose another --out or pass --overwrite")
     model_config = ModelConfig(kind=args.model)
@@ -128,6 +129,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         if cohort.labels is None:
             raise InputError(
                 f"{Path(args.data) / 'clinical.csv'}: no label column; training needs 0/1 labels"
+            )
+        if len(cohort) < 10:
+            raise InputError(
+                f"{Path(args.data) / 'clinical.csv'}: {len(cohort)} patient(s); training needs "
+                "at least 10 (and many more to learn anything): add patients"
             )
         trained = train(
             cohort,
@@ -255,6 +261,20 @@ def _finite(value: Any) -> Any:
     return value
 
 
+def _refuse_inside(out: Path, data: Path, what: str) -> None:
+    """Never write over the input cohort: --out may not be the data folder, inside it, or
+    a folder that holds it."""
+    try:
+        out_abs, data_abs = out.resolve(), data.resolve()
+    except OSError:
+        return
+    if out_abs == data_abs or data_abs in out_abs.parents or out_abs in data_abs.parents:
+        raise CliError(
+            f"--out {out}: would write {what} over the cohort in {data}; choose a path outside "
+            "the --data folder"
+        )
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     """Predictions for a cohort folder of any size: read, scored and written in chunks, so
     memory stays flat (shared by the processes under torchrun; rank 0 writes)."""
@@ -265,6 +285,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.is_dir():
         raise CliError(f"--out {out}: is a folder; give a file name such as preds.csv")
+    _refuse_inside(out, Path(args.data), "predictions")
     if not out.parent.exists():
         raise CliError(f"--out {out}: folder {out.parent} does not exist; create it first")
     chosen = _modalities(args.modalities)
@@ -449,12 +470,23 @@ def _add_sim_knobs(parser: argparse.ArgumentParser) -> None:
             group.add_argument(flag, dest=f.name, type=kind, default=default, help=help_text)
 
 
+def _log_to_stderr(level: int) -> None:
+    """The package's warnings (counts and notices, never patient values) go to stderr."""
+    logger = logging.getLogger("amff")
+    logger.setLevel(level)
+    for handler in list(logger.handlers):
+        if getattr(handler, "_amff_cli", False):
+            logger.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    handler._amff_cli = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s"
-    )
+    _log_to_stderr(logging.INFO if args.verbose else logging.WARNING)
     try:
         return int(args.func(args) or 0)
     except (InputError, KeyError) as exc:

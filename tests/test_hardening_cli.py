@@ -876,15 +876,13 @@ def test_bad_flags_are_one_error_line(checkpoint, cohort_dir, tmp_path, capsys, 
     assert not (tmp_path / "out").exists()
 
 
-# -- pending: problems still open (docs/hardening.md, "Fixes needed elsewhere") --------------------
-@pytest.mark.xfail(strict=True, reason="pending fix F1: train's too-few-patients message")
+# -- fixed after review (docs/hardening.md, "Fixes needed elsewhere": F1-F5) --------------------
 def test_pending_too_few_patients_names_the_file(tmp_path, capsys) -> None:
     data = write_cohort(tmp_path)  # the corpus's default four patients
     run = cli(capsys, "train", "--data", str(data), "--out", str(tmp_path / "ck"), "--quiet")
     assert_one_error(run, [str(data / "clinical.csv")], "at least 10")
 
 
-@pytest.mark.xfail(strict=True, reason="pending fix F2: counts too large to be read counts")
 @pytest.mark.parametrize("case", PENDING_CASES, ids=lambda c: c.name)
 def test_pending_absurd_counts_are_refused(case, checkpoint, tmp_path, capsys) -> None:
     data, names, out_dir = case_paths(case, tmp_path)
@@ -902,7 +900,6 @@ def test_pending_absurd_counts_are_refused(case, checkpoint, tmp_path, capsys) -
     assert_one_error(run, names, case.expect)
 
 
-@pytest.mark.xfail(strict=True, reason="pending fix F3: predict --out onto an input file")
 def test_pending_predict_refuses_to_overwrite_an_input_file(
     cohort_dir, checkpoint, tmp_path, capsys
 ) -> None:
@@ -924,7 +921,6 @@ def test_pending_predict_refuses_to_overwrite_an_input_file(
     assert_one_error(run, ["--out"])
 
 
-@pytest.mark.xfail(strict=True, reason="pending fix F4: train --overwrite onto the data folder")
 def test_pending_train_refuses_to_replace_its_own_data(cohort_dir, tmp_path, capsys) -> None:
     data = tmp_path / "cohort"
     shutil.copytree(cohort_dir, data)
@@ -944,7 +940,6 @@ def test_pending_train_refuses_to_replace_its_own_data(cohort_dir, tmp_path, cap
     assert_one_error(run, ["--out"])
 
 
-@pytest.mark.xfail(strict=True, reason="pending fix F5: no notice for notes cut at 20,000 chars")
 def test_pending_predict_says_when_notes_are_cut(cohort_dir, checkpoint, tmp_path, capsys) -> None:
     data = tmp_path / "cohort"
     shutil.copytree(cohort_dir, data)

@@ -503,6 +503,9 @@ def parse_notes(data: bytes, name: str, known: set[str] | None) -> dict[str, str
     return {pid: text for pid, text in zip(ids, frame[TEXT]) if text.strip()}
 
 
+MAX_COUNT = 1e12  # no sequencing run gives a gene more reads; larger values are not counts
+
+
 def parse_rnaseq(data: bytes, name: str, known: set[str] | None) -> pd.DataFrame:
     """rnaseq.csv bytes -> counts (float64; index patient_id, one column per gene), validated.
 
@@ -545,6 +548,14 @@ def parse_rnaseq(data: bytes, name: str, known: set[str] | None) -> pd.DataFrame
         raise InputError(
             f"{name}: gene {genes.columns[col]!r}, row {frame.index[row]} is infinite; counts "
             "must be finite numbers"
+        )
+    huge = array > MAX_COUNT
+    if huge.any():
+        row, col = (int(v[0]) for v in np.nonzero(huge))
+        raise InputError(
+            f"{name}: gene {genes.columns[col]!r}, row {frame.index[row]} is "
+            f"{stripped.iat[row, col][:20]}, too large to be a read count (limit {MAX_COUNT:.0e}); "
+            "give raw read counts"
         )
     negative = array < 0
     if negative.any():
@@ -894,7 +905,7 @@ def _fast_counts(data: bytes, text: str, known: set[str] | None) -> pd.DataFrame
         if not (pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_float_dtype(dtype)):
             return None
     array = genes.to_numpy(dtype=np.float64)
-    if not np.isfinite(array).all() or (array < 0).any():
+    if not np.isfinite(array).all() or (array < 0).any() or (array > MAX_COUNT).any():
         return None
     ids = frame[id_column].str.strip()
     if (ids == "").any() or ids.duplicated().any() or not ids.map(is_valid_id).all():

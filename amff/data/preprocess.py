@@ -181,6 +181,13 @@ class TextPreprocessor:
     def transform(self, notes: list[str | None]) -> np.ndarray:
         ids = np.zeros((len(notes), self.max_len), dtype=np.int64)
         todo = [(i, n[:MAX_NOTE_CHARS]) for i, n in enumerate(notes) if n and n.strip()]
+        cut = sum(1 for n in notes if n and len(n) > MAX_NOTE_CHARS)
+        if cut:  # a count only: no ids, no text in logs
+            log.warning(
+                "%d note(s) longer than %s characters were cut for the model",
+                cut,
+                f"{MAX_NOTE_CHARS:,}",
+            )
         if todo:
             encodings = self._tokenizer.encode_batch([n for _, n in todo])
             for (i, _), enc in zip(todo, encodings):
