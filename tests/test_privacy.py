@@ -213,10 +213,12 @@ def test_uploads_are_never_written_to_disk(dashboard_env, monkeypatch) -> None:
     started = time.time() - 1.0
     _run_uploads(monkeypatch, dashboard_env, markers)
     roots = [REPO, Path(tempfile.gettempdir()), Path.home() / ".streamlit", Path.home() / ".cache"]
+    # a file written meanwhile on purpose: the scan must see it, or it proves nothing
+    canary = Path(tempfile.mkstemp(prefix="amff-canary-")[1])
     found = []
-    checked = 0
+    seen = set()
     for path in _files_since(roots, started):
-        checked += 1
+        seen.add(path)
         try:
             data = path.read_bytes()
         except OSError:
@@ -224,8 +226,9 @@ def test_uploads_are_never_written_to_disk(dashboard_env, monkeypatch) -> None:
         for what in ("note", "category"):
             if markers[what].encode() in data:
                 found.append(f"{path} holds the upload's {what}")
+    canary.unlink()
     assert not found, found
-    assert checked > 0  # the scan saw the files written meanwhile (pytest's, at least)
+    assert canary in seen, "the scan missed a file written during the test"
 
 
 def test_a_uploaded_patient_is_not_shared_with_another_session(dashboard_env, monkeypatch):
