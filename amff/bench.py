@@ -128,15 +128,17 @@ def run_bench(out: Path, quick: bool = False) -> dict[str, Any]:
     predictor = amff.load(checkpoint)
 
     with tempfile.TemporaryDirectory() as tmp:
-        one = simulate(SimConfig(n=10, seed=7))
+        one = simulate(SimConfig(n=20, seed=7))
+        full = [i for i in one.ids if len(one.patient(i).modalities) == 4]
+        chosen = full[0] if full else one.ids[0]  # a patient with all four modalities
         folder = Path(tmp) / "one"
-        one.subset(one.ids[:1]).write(folder)
+        one.subset([chosen]).write(folder)
 
         def from_files() -> None:
             predictor.predict(amff.read_cohort(folder))
 
         results["predict_one_patient_from_files_ms"] = 1e3 * _median_time(from_files, 20, 3)
-    patient = one.patient(one.ids[0])
+    patient = one.patient(chosen)
     encoded_one = predictor.encode(patient)
     results["toggle_ms"] = 1e3 * _median_time(
         lambda: predictor.predict_arrays(encoded_one, MODALITIES[:2]), 50, 5
