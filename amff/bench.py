@@ -215,9 +215,16 @@ def add_cli(subparsers: Any) -> None:
 def _cli(args: argparse.Namespace) -> int:
     results = run_bench(Path(args.out), quick=args.quick)
     for key, item in results.get("targets", {}).items():
-        print(
+        say(
             f"{key}: {item['value']:.4g} (target {item['target']}: "
             f"{'met' if item['met'] else 'NOT met'})"
         )
-    print(f"peak memory {results['peak_rss_mb']:.0f} MB; all figures in {args.out}")
+    say(f"peak memory {results['peak_rss_mb']:.0f} MB; all figures in {args.out}")
     return 0
+
+
+def say(text: str, error: bool = False) -> None:
+    """Command output through the CLI's single writer."""
+    from amff.cli import say as cli_say
+
+    cli_say(text, error)

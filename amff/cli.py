@@ -470,6 +470,12 @@ def _add_sim_knobs(parser: argparse.ArgumentParser) -> None:
             group.add_argument(flag, dest=f.name, type=kind, default=default, help=help_text)
 
 
+def say(text: str, error: bool = False) -> None:
+    """Command output: the one place a command writes to the terminal (stdout, or stderr for
+    errors). Modules that add commands call this instead of print."""
+    print(text, file=sys.stderr if error else sys.stdout)
+
+
 def _log_to_stderr(level: int) -> None:
     """The package's warnings (counts and notices, never patient values) go to stderr."""
     logger = logging.getLogger("amff")

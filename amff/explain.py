@@ -945,7 +945,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-    print(f"wrote the explanation of patient {args.patient} to {out}")
+    say(f"wrote the explanation of patient {args.patient} to {out}")
     return 0
 
 
@@ -964,3 +964,10 @@ __all__ = [
     "modality_importance",
     "note_words",
 ]
+
+
+def say(text: str, error: bool = False) -> None:
+    """Command output through the CLI's single writer."""
+    from amff.cli import say as cli_say
+
+    cli_say(text, error)

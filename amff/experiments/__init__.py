@@ -12,7 +12,6 @@ amff.figures. This module stays light: `python -m amff --help` imports it.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -101,20 +100,20 @@ def _print_dry_run(profile: Any, out: Path, sections: tuple[str, ...], workers: 
     plan = dry_run(profile, out, sections, workers)
     for row in plan["runs"]:
         status = "stored" if row["done"] else f"~{row['estimate_s'] / 60:5.1f} min"
-        print(f"{row['name']:<44} {status:>12}  {','.join(row['sections'])}")
+        say(f"{row['name']:<44} {status:>12}  {','.join(row['sections'])}")
     source = (
         f"rates measured on {plan['rates_from_runs']} stored run(s), at the load they met"
         if plan["rates_from_runs"]
         else "default rates: CPU time measured on the 2-core build machine, i.e. idle"
     )
-    print(
+    say(
         f"profile {plan['profile']}: {plan['n_runs']} runs, {plan['n_pending']} to train; "
         f"estimated {plan['serial_s'] / 60:.0f} min of single-thread work, about "
         f"{plan['wall_s'] / 60:.0f} min with {workers} worker(s) ({source}); "
         f"code version {plan['code_version']}"
     )
     if plan["idle_wall_s"] is not None:
-        print(
+        say(
             f"on an idle machine (CPU time of {plan['idle_rates_from_runs']} stored run(s)): "
             f"about {plan['idle_wall_s'] / 60:.0f} min with {workers} worker(s)"
         )
@@ -152,13 +151,13 @@ def _run(args: argparse.Namespace, profile: Any, out: Path, sections: tuple[str,
             )
         except RunFailure as exc:
             bar.close()
-            print(f"error: {exc}; the finished runs are stored, rerun to retry", file=sys.stderr)
+            say(f"error: {exc}; the finished runs are stored, rerun to retry", error=True)
             return 1
     counts: dict[str, int] = {}
     for claim in results["claims"]:
         counts[claim["verdict"]] = counts.get(claim["verdict"], 0) + 1
     verdicts = ", ".join(f"{n} {v}" for v, n in counts.items())
-    print(
+    say(
         f"wrote results.json, REPRODUCTION.md and README_SECTION.md to {out} "
         f"({results['runs']['count']} runs, {results['meta']['wall_s'] / 60:.1f} min); "
         f"claims: {verdicts}"
@@ -167,3 +166,10 @@ def _run(args: argparse.Namespace, profile: Any, out: Path, sections: tuple[str,
 
 
 __all__ = ["add_cli"]
+
+
+def say(text: str, error: bool = False) -> None:
+    """Command output through the CLI's single writer."""
+    from amff.cli import say as cli_say
+
+    cli_say(text, error)
