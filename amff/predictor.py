@@ -236,6 +236,7 @@ class CohortChunks:
             _image_files,
             _parse_truth,
             _read_bytes,
+            clinical_csv,
             parse_clinical,
             parse_notes,
         )
@@ -245,16 +246,7 @@ class CohortChunks:
         self.chunk_size = -(-chunk_size // ENCODE_CHUNK) * ENCODE_CHUNK
         folder = Path(path)
         self.folder = folder
-        if not folder.exists():
-            raise InputError(f"{folder}: no such folder; give the path of a cohort folder")
-        if not folder.is_dir():
-            raise InputError(f"{folder}: not a folder; give the folder that holds clinical.csv")
-        clinical_path = folder / "clinical.csv"
-        if not clinical_path.is_file():
-            raise InputError(
-                f"{folder}: no clinical.csv; every cohort needs clinical.csv with a patient_id "
-                "column (and a label column to train or evaluate)"
-            )
+        clinical_path = clinical_csv(folder)
         self.clinical, self.labels = parse_clinical(_read_bytes(clinical_path), str(clinical_path))
         known = set(self.clinical.index)
         self.notes: dict[str, str] = {}

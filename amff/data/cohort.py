@@ -380,14 +380,8 @@ def _swap_into_place(staging: Path, target: Path) -> None:
 
 
 # -- reading -------------------------------------------------------------------------------
-def read_cohort(path: str | os.PathLike[str], ids: Sequence[str] | None = None) -> Cohort:
-    """Read and validate a cohort folder (see the module docstring).
-
-    `ids`, when given, keeps only those patients, in that order (used to stream large cohorts
-    in chunks); the other files are still checked against every clinical.csv id.
-    Raises InputError with the file, the row or column, and the fix for any problem.
-    """
-    folder = Path(path)
+def clinical_csv(folder: Path) -> Path:
+    """The folder's clinical.csv, after checking the folder is usable (InputError if not)."""
     try:
         exists = folder.exists()
     except (OSError, ValueError) as exc:  # a NUL byte, a name too long, ...
@@ -405,6 +399,18 @@ def read_cohort(path: str | os.PathLike[str], ids: Sequence[str] | None = None) 
             f"{folder}: no clinical.csv; every cohort needs clinical.csv with a patient_id "
             "column (and a label column to train or evaluate)"
         )
+    return clinical_path
+
+
+def read_cohort(path: str | os.PathLike[str], ids: Sequence[str] | None = None) -> Cohort:
+    """Read and validate a cohort folder (see the module docstring).
+
+    `ids`, when given, keeps only those patients, in that order (used to stream large cohorts
+    in chunks); the other files are still checked against every clinical.csv id.
+    Raises InputError with the file, the row or column, and the fix for any problem.
+    """
+    folder = Path(path)
+    clinical_path = clinical_csv(folder)
     clinical, labels = parse_clinical(_read_bytes(clinical_path), str(clinical_path))
     known = set(clinical.index)
     if ids is not None:
