@@ -14,7 +14,8 @@ import logging
 from typing import Any
 
 from amff.config import ModelConfig, TrainConfig
-from amff.data.cohort import Cohort, Patient, read_cohort
+from amff.data.cohort import Cohort, Patient
+from amff.data.folder import read_cohort
 from amff.errors import InputError
 from amff.modalities import MODALITIES, Modality
 

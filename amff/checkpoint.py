@@ -20,7 +20,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
@@ -30,10 +29,11 @@ import amff
 from amff.config import ModelConfig, TrainConfig
 from amff.data.preprocess import Preprocessor
 from amff.errors import InputError
+from amff.modalities import BUILTIN, get_spec
 from amff.nn.models import build_model
 
 FORMAT = "amff-checkpoint/1"
-FILES = ("model.safetensors", "config.json", "tokenizer.json", "preprocess.json")
+FILES = ("model.safetensors", "config.json", "preprocess.json")  # and each modality's own
 
 
 def save_checkpoint(
@@ -66,7 +66,8 @@ def save_checkpoint(
             "threshold": float(threshold),
         }
         _write_json(staging / "config.json", config)
-        (staging / "tokenizer.json").write_text(preprocessor.text.tokenizer_json, encoding="utf-8")
+        for name, text in preprocessor.files().items():
+            (staging / name).write_text(text, encoding="utf-8")
         (staging / "preprocess.json").write_text(preprocessor.to_json(), encoding="utf-8")
         _write_json(staging / "history.json", history or [])
         _write_json(staging / "metrics.json", metrics or {})
@@ -163,39 +164,26 @@ def _check_preprocessor(preprocessor: Preprocessor, folder: Path) -> None:
 
 def _preprocessor_problem(preprocessor: Preprocessor) -> tuple[str, str] | None:
     """(file, what is wrong) for the first problem found, or None."""
-    tab, rna, image = preprocessor.tabular, preprocessor.rna, preprocessor.image
-    if not isinstance(tab.categorical, dict) or not all(
-        isinstance(v, list) for v in tab.categorical.values()
-    ):
-        return "preprocess.json", "the categories are not lists"
-    names = [*tab.numeric, *tab.categorical, *rna.genes, *rna.library_genes]
-    names += [c for v in tab.categorical.values() for c in v]
-    if not all(isinstance(name, str) for name in names):
-        return "preprocess.json", "a feature, category or gene name is not text"
-    stats = (tab.means, tab.sds, tab.low, tab.high)
-    if any(len(v) != len(tab.numeric) for v in stats):
-        return "preprocess.json", "the record statistics do not match the numeric features"
-    if len(rna.means) != len(rna.genes) or len(rna.sds) != len(rna.genes):
-        return "preprocess.json", "the RNA statistics do not match the genes"
-    if rna.library_genes and not set(rna.genes) <= set(rna.library_genes):
-        return "preprocess.json", "the RNA genes are not among the library genes"
-    values = [*(x for v in stats for x in v), *rna.means, *rna.sds, rna.lib_mean, image.mean]
-    scales = [*tab.sds, *rna.sds, rna.lib_sd, image.sd]
-    numbers = np.array(values + scales, dtype=np.float64)
-    if not np.isfinite(numbers).all() or not (np.array(scales, dtype=np.float64) > 0).all():
-        return "preprocess.json", "a statistic is not a finite number (or a scale is not positive)"
-    size = image.size
-    if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= 4096:
-        return (
-            "preprocess.json",
-            f"image size {str(size)[:20]!r} is not a whole number of pixels up to 4096",
-        )
-    from tokenizers import Tokenizer
+    return preprocessor.problem()
 
-    ids = Tokenizer.from_str(preprocessor.text.tokenizer_json).get_vocab(with_added_tokens=True)
-    if any(not 0 <= i < preprocessor.text.vocab_size for i in ids.values()):
-        return "tokenizer.json", "a token id is outside the vocabulary"
-    return None
+
+def _modality_files(folder: Path, schema: Any) -> dict[str, str]:
+    """The files the model's modalities keep beside preprocess.json (tokenizer.json, ...)."""
+    names = schema.get("modalities", BUILTIN) if isinstance(schema, dict) else BUILTIN
+    files = {}
+    for name in names:
+        try:
+            spec = get_spec(name)
+        except ValueError:
+            raise InputError(
+                f"{folder / 'config.json'}: the model reads modality {str(name)[:40]!r}, which "
+                "is not registered; register it before loading this checkpoint"
+            ) from None
+        for file in spec.checkpoint_files:
+            if not (folder / file).is_file():
+                raise InputError(f"{folder}: {file} is missing; this is not a complete checkpoint")
+            files[file] = _read_text(folder / file)
+    return files
 
 
 def load_checkpoint(
@@ -240,7 +228,7 @@ def load_checkpoint(
         )
     try:
         preprocessor = Preprocessor.from_json(
-            _read_text(folder / "preprocess.json"), _read_text(folder / "tokenizer.json")
+            _read_text(folder / "preprocess.json"), _modality_files(folder, schema)
         )
     except InputError as exc:
         if str(folder) in str(exc):

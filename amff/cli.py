@@ -98,7 +98,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from amff import distributed
     from amff.checkpoint import save_checkpoint
     from amff.config import ModelConfig, TrainConfig
-    from amff.data.cohort import read_cohort
+    from amff.data.folder import read_cohort
     from amff.train import train
 
     out = Path(args.out)
@@ -200,8 +200,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     import amff
     from amff import distributed
+    from amff.data.folder import CohortChunks
     from amff.modalities import all_subsets, subset_name
-    from amff.predictor import CohortChunks, encode_folder, probabilities_chunk
+    from amff.predictor import encode_folder, probabilities_chunk
 
     chosen = _modalities(args.modalities)
     subsets = [chosen] + (list(all_subsets()) if args.all_subsets else [])
@@ -280,7 +281,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     memory stays flat (shared by the processes under torchrun; rank 0 writes)."""
     import amff
     from amff import distributed
-    from amff.predictor import CohortChunks, encode_folder, predict_chunk
+    from amff.data.folder import CohortChunks
+    from amff.predictor import encode_folder, predict_chunk
 
     out = Path(args.out)
     if out.is_dir():

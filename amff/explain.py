@@ -584,7 +584,7 @@ def _text_problem(
 def _rna_problem(
     predictor: Predictor, patient: Patient, x: Tensor, run: Callable[[Tensor], Tensor]
 ) -> _Problem:
-    from amff.data.preprocess import RnaPreprocessor
+    from amff.modalities.rna import RnaPreprocessor
 
     rna = predictor.preprocessor.rna
     genes = predictor.genes  # the genes the model reads (a selection of the cohort's)
@@ -911,7 +911,7 @@ def add_cli(subparsers: Any) -> None:
 
 def _cmd_explain(args: argparse.Namespace) -> int:
     import amff
-    from amff.data.cohort import read_cohort
+    from amff.data.folder import read_cohort
     from amff.explain_plots import write_panels
 
     out = Path(args.out)

@@ -9,13 +9,12 @@ from __future__ import annotations
 import contextlib
 import copy
 import ctypes
-import json
 import logging
 import os
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,12 +27,12 @@ from torch import Tensor
 from amff.checkpoint import load_checkpoint
 from amff.data.cohort import Cohort, Patient
 from amff.data.dataset import Batch
+from amff.data.folder import ENCODE_CHUNK, CohortChunks
 from amff.errors import InputError
-from amff.modalities import MODALITIES, NAMES, Modality, subset_name
+from amff.modalities import MODALITIES, Modality, subset_name
 
 log = logging.getLogger(__name__)
 
-ENCODE_CHUNK = 256
 Modalities = Iterable[Modality | str] | None
 
 
@@ -42,28 +41,29 @@ class Encoded:
     """Level-1 output of a cohort: what a modality toggle starts from. Treat as opaque."""
 
     ids: list[str]
-    h: Tensor  # (N, 4, D)
-    available: Tensor  # (N, 4) bool: which modalities each patient has
+    h: Tensor  # (N, M, D)
+    available: Tensor  # (N, M) bool: which modalities each patient has
     labels: np.ndarray | None
 
     def __len__(self) -> int:
         return len(self.ids)
 
-    def available_matrix(self) -> np.ndarray:
-        return self.available.numpy().copy()
 
-
-def as_modalities(modalities: Modalities) -> tuple[Modality, ...]:
-    """Modalities from names or members; all four for None. InputError for unknown names."""
+def as_modalities(
+    modalities: Modalities, among: Sequence[Modality] | None = None
+) -> tuple[Modality, ...]:
+    """Modalities from names or members, in the order of `among` (default: every registered
+    one); all of `among` for None. InputError for unknown names."""
+    among = tuple(MODALITIES) if among is None else tuple(among)
     if modalities is None:
-        return MODALITIES
+        return among
     chosen = set()
     for m in modalities:
-        try:
-            chosen.add(Modality(m))
-        except ValueError:
-            raise InputError(f"unknown modality {m!r}; use some of {', '.join(NAMES)}") from None
-    return tuple(m for m in MODALITIES if m in chosen)
+        if str(m) not in {a.value for a in among}:
+            names = ", ".join(a.value for a in among)
+            raise InputError(f"unknown modality {m!r}; use some of {names}")
+        chosen.add(Modality(m))
+    return tuple(m for m in among if m in chosen)
 
 
 class Predictor:
@@ -99,23 +99,34 @@ class Predictor:
         return float(self.config["threshold"])
 
     @property
+    def modalities(self) -> tuple[Modality, ...]:
+        """The modalities the model reads, in the order of its weights and columns."""
+        return self.preprocessor.modalities
+
+    @property
     def features(self) -> list[str]:
-        return self.preprocessor.tabular.features
+        return self.preprocessor.features
 
     @property
     def genes(self) -> list[str]:
-        return self.preprocessor.rna.genes
+        return self.preprocessor.genes
 
     @property
     def image_size(self) -> int:
         return int(self.preprocessor.image.size)
 
     # -- data in -----------------------------------------------------------------------------
+    def one_patient_cohort(self, patient: Patient) -> Cohort:
+        """A cohort of one patient with the model's features and every gene its RNA
+        normalisation needs (absent features and genes are then named in the error)."""
+        rna = self.preprocessor.parts.get("rna")
+        genes = (rna.library_genes or rna.genes) if rna is not None else ()
+        return Cohort.from_patients([patient], features=self.features, genes=genes)
+
     def as_cohort(self, data: Cohort | Patient) -> Cohort:
         """A cohort for a single patient (or the cohort itself), checked against the schema."""
         if isinstance(data, Patient):
-            genes = self.preprocessor.rna.library_genes or self.genes
-            data = Cohort.from_patients([data], features=self.features, genes=genes)
+            data = self.one_patient_cohort(data)
         self.preprocessor.check(data)
         return data
 
@@ -137,7 +148,11 @@ class Predictor:
         for start in range(0, len(batch), ENCODE_CHUNK):
             part = batch.index(slice(start, start + ENCODE_CHUNK)).trim_text()
             parts.append(self.model.encode(part))
-        h = torch.cat(parts) if parts else torch.zeros(0, len(MODALITIES), self.model.config.dim)
+        h = (
+            torch.cat(parts)
+            if parts
+            else torch.zeros(0, len(self.modalities), self.model.config.dim)
+        )
         labels = None if cohort.labels is None else cohort.labels.loc[cohort.ids].to_numpy()
         encoded = Encoded(cohort.ids, h, batch.present.clone(), labels)
         if not isinstance(data, Patient):
@@ -152,17 +167,17 @@ class Predictor:
     def predict_arrays(
         self, encoded: Encoded, modalities: Modalities = None
     ) -> dict[str, np.ndarray]:
-        """probability (N,), logit (N,), weights (N, 4) (NaN for early fusion), used (N, 4)."""
-        chosen = as_modalities(modalities)
-        selected = torch.tensor([m in chosen for m in MODALITIES], dtype=torch.bool)
-        used = encoded.available & selected  # (N, 4)
+        """probability (N,), logit (N,), weights (N, M) (NaN for early fusion), used (N, M)."""
+        chosen = as_modalities(modalities, self.modalities)
+        selected = torch.tensor([m in chosen for m in self.modalities], dtype=torch.bool)
+        used = encoded.available & selected  # (N, M)
         out = self.model.forward_encoded(encoded.h, used)
         logit = out.logit.numpy().astype(np.float64)
         nothing = ~used.any(dim=1).numpy()
         logit[nothing] = np.nan
         prob = 1.0 / (1.0 + np.exp(-logit))
         if out.modality_weights is None:
-            weights = np.full((len(encoded), len(MODALITIES)), np.nan)
+            weights = np.full((len(encoded), len(self.modalities)), np.nan)
         else:
             weights = out.modality_weights.numpy().astype(np.float64)
             weights[nothing] = np.nan
@@ -179,16 +194,17 @@ class Predictor:
                 "label": pd.array(label, dtype="Int64"),
             }
         )
-        for j, m in enumerate(MODALITIES):
+        for j, m in enumerate(self.modalities):
             frame[f"weight_{m.value}"] = arrays["weights"][:, j]
         frame["modalities"] = [
-            subset_name([m for j, m in enumerate(MODALITIES) if row[j]]) for row in arrays["used"]
+            subset_name([m for j, m in enumerate(self.modalities) if row[j]])
+            for row in arrays["used"]
         ]
         return frame
 
     def predict(self, data: Cohort | Patient, modalities: Modalities = None) -> pd.DataFrame:
         """One row per patient: patient_id, probability, label (at the stored threshold),
-        weight_tabular, weight_text, weight_image, weight_rna, modalities (those used)."""
+        weight_<m> for each modality of the model, modalities (those used)."""
         return self.predict_encoded(self.encode(data), modalities)
 
     def predict_one(self, patient: Patient, modalities: Modalities = None) -> dict[str, Any]:
@@ -199,7 +215,7 @@ class Predictor:
             "probability": float(row["probability"]),
             "label": None if pd.isna(row["label"]) else int(row["label"]),
             "threshold": self.threshold,
-            "weights": {m.value: float(row[f"weight_{m.value}"]) for m in MODALITIES},
+            "weights": {m.value: float(row[f"weight_{m.value}"]) for m in self.modalities},
             "modalities": [m for m in str(row["modalities"]).split("+") if m],
         }
 
@@ -208,208 +224,6 @@ def load(path: str | os.PathLike[str]) -> Predictor:
     """Load a checkpoint folder (safetensors + JSON only) as a Predictor."""
     model, preprocessor, config, history, metrics = load_checkpoint(path)
     return Predictor(model, preprocessor, config, history, metrics, Path(path))
-
-
-# -- large cohorts, a chunk at a time -----------------------------------------------------------
-STREAM_CHUNK = 2048  # patients per chunk; a multiple of ENCODE_CHUNK
-RNA_BLOCK_ROWS = 1024  # rnaseq.csv rows parsed at once while checking the file
-
-
-class CohortChunks:
-    """A cohort folder read a chunk of patients at a time, so memory stays flat in its size.
-
-    Reading checks the folder as `read_cohort` does, in the same order and with its parsers:
-    clinical.csv, notes.csv, truth.csv and the image file names are read whole (they are small
-    next to the rest); rnaseq.csv, the big one, is checked in one streaming pass that keeps only
-    where each patient's row starts, and `chunk(k)` reads just its patients' rows and images.
-    Any rnaseq.csv the streaming pass cannot take (a bad or unusual file) goes whole to
-    read_cohort's own parser, which raises its message (or reads an odd but valid file whole).
-    An unreadable image is reported when its chunk is read.
-
-    `chunk(k)` equals `read_cohort(path, ids=chunk_ids(k))`. chunk_size is rounded up to a
-    multiple of 256 (ENCODE_CHUNK), so each patient is encoded in the same block of patients
-    whatever the chunk size, and the predictions do not depend on it (bit for bit).
-    """
-
-    def __init__(self, path: str | os.PathLike[str], chunk_size: int = STREAM_CHUNK) -> None:
-        from amff.data.cohort import (
-            _image_files,
-            _parse_truth,
-            _read_bytes,
-            clinical_csv,
-            parse_clinical,
-            parse_notes,
-        )
-
-        if chunk_size < 1:
-            raise InputError(f"chunk size {chunk_size}: give at least 1 patient per chunk")
-        self.chunk_size = -(-chunk_size // ENCODE_CHUNK) * ENCODE_CHUNK
-        folder = Path(path)
-        self.folder = folder
-        clinical_path = clinical_csv(folder)
-        self.clinical, self.labels = parse_clinical(_read_bytes(clinical_path), str(clinical_path))
-        known = set(self.clinical.index)
-        self.notes: dict[str, str] = {}
-        notes_path = folder / "notes.csv"
-        if notes_path.is_file():
-            self.notes = parse_notes(_read_bytes(notes_path), str(notes_path), known)
-        self.image_files: dict[str, Path] = {}
-        images_dir = folder / "images"
-        if images_dir.exists() and not images_dir.is_dir():
-            raise InputError(
-                f"{images_dir}: not a folder; images/ must be a folder of <patient_id>.png, "
-                ".jpg, .jpeg or .dcm files"
-            )
-        if images_dir.is_dir():
-            self.image_files = _image_files(images_dir, known)
-        rna_path = folder / "rnaseq.csv"
-        self.rna = _RnaRows(rna_path, known) if rna_path.is_file() else None
-        self.truth: pd.DataFrame | None = None
-        truth_path = folder / "truth.csv"
-        if truth_path.is_file():
-            self.truth = _parse_truth(_read_bytes(truth_path), str(truth_path))
-        self.meta: dict = {}
-        meta_path = folder / "truth.json"
-        if meta_path.is_file():
-            try:
-                meta = json.loads(_read_bytes(meta_path).decode("utf-8"))
-            except (ValueError, UnicodeDecodeError, RecursionError):
-                meta = None
-            if not isinstance(meta, dict):
-                raise InputError(
-                    f"{meta_path}: not a JSON object; delete it (only the simulator writes it) "
-                    "or simulate again"
-                )
-            self.meta = meta
-
-    @property
-    def ids(self) -> list[str]:
-        return [str(i) for i in self.clinical.index]
-
-    def __len__(self) -> int:
-        """The number of chunks."""
-        return -(-len(self.clinical) // self.chunk_size)
-
-    def chunk_ids(self, k: int) -> list[str]:
-        return self.ids[k * self.chunk_size : (k + 1) * self.chunk_size]
-
-    def chunk(self, k: int) -> Cohort:
-        """The k-th chunk of patients (clinical.csv order) as a Cohort."""
-        from amff.data.cohort import _read_bytes
-        from amff.data.images import decode_image
-
-        ids = self.chunk_ids(k)
-        keep = set(ids)
-        images = {
-            pid: decode_image(_read_bytes(file), str(file))
-            for pid, file in self.image_files.items()
-            if pid in keep
-        }
-        truth = None if self.truth is None else self.truth.loc[self.truth.index.isin(keep)]
-        return Cohort(
-            clinical=self.clinical.loc[ids],
-            labels=None if self.labels is None else self.labels.loc[ids],
-            notes={i: t for i, t in self.notes.items() if i in keep},
-            images=images,
-            rnaseq=None if self.rna is None else self.rna.rows(keep),
-            truth=truth,
-            meta=self.meta,
-        )
-
-    def __iter__(self) -> Iterator[Cohort]:
-        for k in range(len(self)):
-            yield self.chunk(k)
-
-
-class _RnaRows:
-    """rnaseq.csv, checked once in blocks of rows; afterwards any patients' rows on demand.
-
-    Each block (the header plus RNA_BLOCK_ROWS lines) goes through parse_rnaseq, the reader's
-    own parser, and only the byte span of each patient's line is kept. A file this cannot take
-    line by line (quotes, a row error, a duplicate across blocks, ...) is parsed whole instead.
-    """
-
-    def __init__(self, path: Path, known: set[str]) -> None:
-        self.path, self.name = path, str(path)
-        self.spans: dict[str, tuple[int, int]] = {}
-        self.genes: list[str] = []
-        self.whole: pd.DataFrame | None = None
-        self.header = b""
-        reason = self._index(known)
-        if reason is not None:
-            from amff.data.cohort import _read_bytes, parse_rnaseq
-
-            self.whole = parse_rnaseq(_read_bytes(path), self.name, known)
-            self.genes = [str(g) for g in self.whole.columns]
-            self.spans = {}
-            log.warning("%s: read whole, not in chunks (%s)", path, reason)
-
-    def _index(self, known: set[str]) -> str | None:
-        """Check the file block by block and keep each row's span; a reason when it cannot."""
-        try:
-            with open(self.path, "rb") as handle:
-                header = handle.readline()
-                if not header.strip() or b'"' in header:
-                    return "an unusual header row"
-                self.header = header if header.endswith(b"\n") else header + b"\n"
-                offset = len(header)
-                lines: list[bytes] = []
-                spans: list[tuple[int, int]] = []
-                for line in handle:
-                    if line.strip():  # blank lines are skipped, as the reader does
-                        if b'"' in line:
-                            return "quoted cells"
-                        lines.append(line if line.endswith(b"\n") else line + b"\n")
-                        spans.append((offset, len(line)))
-                    offset += len(line)
-                    if len(lines) == RNA_BLOCK_ROWS:
-                        if reason := self._check_block(lines, spans, known):
-                            return reason
-                        lines, spans = [], []
-                if lines and (reason := self._check_block(lines, spans, known)):
-                    return reason
-        except OSError:
-            return "it cannot be read in parts"
-        return None if self.spans else "no rows"
-
-    def _check_block(
-        self, lines: list[bytes], spans: list[tuple[int, int]], known: set[str]
-    ) -> str | None:
-        from amff.data.cohort import parse_rnaseq
-
-        try:
-            frame = parse_rnaseq(self.header + b"".join(lines), self.name, known)
-        except InputError:
-            return "a problem in the file"
-        if len(frame) != len(lines):
-            return "rows that are not one line each"
-        for pid, span in zip(frame.index, spans):
-            if pid in self.spans:
-                return "a repeated patient"
-            self.spans[str(pid)] = span
-        self.genes = [str(g) for g in frame.columns]
-        return None
-
-    def rows(self, keep: set[str]) -> pd.DataFrame:
-        """The counts of the patients in `keep` that have a row, in file order."""
-        if self.whole is not None:
-            return self.whole.loc[self.whole.index.isin(keep)]
-        from amff.data.cohort import ID, parse_rnaseq
-
-        spans = sorted(self.spans[pid] for pid in keep if pid in self.spans)
-        if not spans:
-            return pd.DataFrame(
-                np.zeros((0, len(self.genes))),
-                index=pd.Index([], name=ID, dtype="str"),
-                columns=pd.Index(self.genes),
-            )
-        parts = [self.header]
-        with open(self.path, "rb") as handle:
-            for start, length in spans:
-                handle.seek(start)
-                line = handle.read(length)
-                parts.append(line if line.endswith(b"\n") else line + b"\n")
-        return parse_rnaseq(b"".join(parts), self.name, None)
 
 
 def encode_folder(
@@ -442,7 +256,7 @@ def encode_folder(
         parts = []
         for start in range(0, len(batch), ENCODE_CHUNK):
             part = batch.index(slice(start, start + ENCODE_CHUNK)).trim_text()
-            parts.append(model.encode(part.to(device)).cpu())  # (n, 4, D)
+            parts.append(model.encode(part.to(device)).cpu())  # (n, M, D)
         return Encoded(ids, torch.cat(parts), batch.present.clone(), labels)
 
     for encoded in distributed.map_ordered(len(chunks), work):

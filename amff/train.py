@@ -10,7 +10,7 @@ import copy
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,7 +24,6 @@ from amff.data.dataset import Batch, IndexDataset
 from amff.data.preprocess import Preprocessor
 from amff.distributed import GlobalBatches
 from amff.errors import InputError
-from amff.modalities import MODALITIES
 from amff.nn.models import LateFusion, build_model
 
 log = logging.getLogger(__name__)
@@ -62,13 +61,6 @@ def mask_modalities(present: Tensor, p_drop: float, generator: torch.Generator) 
         choice = scores.argmax(dim=1)
         kept[empty, choice[empty]] = True
     return kept
-
-
-def flip_images(batch: Batch, flips: Tensor) -> Batch:
-    """Mirror the flagged training images left-right (augmentation: the chest-like images are
-    roughly symmetric and the side of a finding carries no signal)."""
-    image = torch.where(flips[:, None, None, None], batch.image.flip(-1), batch.image)
-    return replace(batch, image=image)
 
 
 @torch.no_grad()
@@ -173,7 +165,7 @@ class Trainer:
                 mine = distributed.shard(len(idx), ctx)
                 part = dataset.collate(idx[mine].tolist()).trim_text()
                 if flips is not None:
-                    part = flip_images(part, flips[mine])
+                    part = part.augment(flips[mine])
                 part = part.to(self.device)
                 out = net(part, masked[mine].to(self.device))
                 # the shard's mean, scaled so DDP's average over ranks is the global batch's mean
@@ -328,7 +320,7 @@ def train(
     distributed.check_same(
         "the split and the fitted preprocessor",
         "\n".join(
-            [*train_ids, "|", *val_ids, preprocessor.to_json(), preprocessor.text.tokenizer_json]
+            [*train_ids, "|", *val_ids, preprocessor.to_json(), *preprocessor.files().values()]
         ),
     )
     train_batch = preprocessor.transform(cohort.subset(train_ids))
@@ -360,4 +352,3 @@ def _typical_image_size(cohort: Cohort) -> int:
 
 
 __all__ = ["Callback", "FitResult", "TrainedModel", "Trainer", "mask_modalities", "train"]
-_ = MODALITIES

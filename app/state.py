@@ -23,8 +23,9 @@ import pandas as pd
 import streamlit as st
 
 import amff
-from amff.data.cohort import Cohort, Patient, parse_clinical
+from amff.data.cohort import Cohort, Patient
 from amff.modalities import MODALITIES, Modality, all_subsets, subset_name
+from amff.modalities.tabular import parse_clinical
 
 REPO = Path(__file__).resolve().parent.parent
 MODEL_KINDS = {"amff": "AMFF-HT", "early": "Early fusion", "late": "Late fusion"}

@@ -19,9 +19,10 @@ import numpy as np
 import pandas as pd
 
 from amff import InputError, Patient
-from amff.data.cohort import parse_clinical, parse_rnaseq
 from amff.data.images import decode_image
-from amff.data.preprocess import MAX_NOTE_CHARS
+from amff.modalities.rna import parse_rnaseq
+from amff.modalities.tabular import parse_clinical
+from amff.modalities.text import MAX_NOTE_CHARS
 
 UPLOADED_ID = "uploaded patient"
 EXAMPLE_FILES = ("record.csv", "note.txt", "image.png", "rnaseq.csv")

@@ -1507,8 +1507,10 @@ def load_target(case: Case, folder: Path) -> object:
     clinical -> parse_clinical; notes / rnaseq -> parse_notes / parse_rnaseq with the ids of
     the folder's clinical.csv; image -> decode_image. Cohort-level cases have no one file.
     """
-    from amff.data.cohort import parse_clinical, parse_notes, parse_rnaseq
     from amff.data.images import decode_image
+    from amff.modalities.rna import parse_rnaseq
+    from amff.modalities.tabular import parse_clinical
+    from amff.modalities.text import parse_notes
 
     if case.file is None or case.target == "cohort":
         raise ValueError(f"case {case.name!r} is about the folder, not one file")

@@ -362,7 +362,7 @@ def test_a_typed_note_with_markup_is_predicted_and_shown_as_text(predictor):
 
 
 def test_a_five_megabyte_note_is_accepted_and_truncated_with_a_notice(predictor):
-    from amff.data.preprocess import MAX_NOTE_CHARS
+    from amff.modalities.text import MAX_NOTE_CHARS
 
     text = ("Shortness of breath, lactate rising. " * 150_000)[: 5 * 1024 * 1024]
     at = upload_page()

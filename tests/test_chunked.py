@@ -12,11 +12,12 @@ from bad_inputs import BAD_CASES, ODD_CASES, Case, write_cohort
 from toy import make_toy_cohort
 
 import amff
-from amff import predictor as predictor_module
+from amff.modalities import rna as rna_module
 from amff.cli import evaluate_cohort, main
-from amff.data.cohort import Cohort, read_cohort
+from amff.data.cohort import Cohort
+from amff.data.folder import CohortChunks, read_cohort
 from amff.errors import InputError
-from amff.predictor import CohortChunks, encode_folder, predict_chunk
+from amff.predictor import encode_folder, predict_chunk
 
 
 def _same_cohort(got: Cohort, want: Cohort) -> None:
@@ -54,7 +55,7 @@ def folder(tmp_path_factory) -> Path:
 
 
 def test_each_chunk_reads_as_read_cohort_with_those_ids(folder, monkeypatch) -> None:
-    monkeypatch.setattr(predictor_module, "RNA_BLOCK_ROWS", 50)  # several blocks
+    monkeypatch.setattr(rna_module, "RNA_BLOCK_ROWS", 50)  # several blocks
     chunks = CohortChunks(folder, 200)
     assert chunks.chunk_size == 256 and len(chunks) == 3
     assert chunks.rna.whole is None, "a well-formed rnaseq.csv must stream, not be read whole"
@@ -97,7 +98,7 @@ def _rna_folder(tmp_path: Path, rows: list[str]) -> Path:
     ids=["repeat", "negative", "unknown", "short"],
 )
 def test_rnaseq_errors_in_later_blocks_keep_their_rows(tmp_path, monkeypatch, rows) -> None:
-    monkeypatch.setattr(predictor_module, "RNA_BLOCK_ROWS", 3)
+    monkeypatch.setattr(rna_module, "RNA_BLOCK_ROWS", 3)
     folder = _rna_folder(tmp_path, rows)
     with pytest.raises(InputError) as want:
         read_cohort(folder)
@@ -107,7 +108,7 @@ def test_rnaseq_errors_in_later_blocks_keep_their_rows(tmp_path, monkeypatch, ro
 
 
 def test_rnaseq_with_blank_and_crlf_lines_streams(tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(predictor_module, "RNA_BLOCK_ROWS", 2)
+    monkeypatch.setattr(rna_module, "RNA_BLOCK_ROWS", 2)
     rows = [f"p{i},{i},{2 * i}\r" for i in range(9)]
     folder = _rna_folder(tmp_path, rows[:4] + ["", "  "] + rows[4:])
     chunks = CohortChunks(folder)

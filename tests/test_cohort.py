@@ -9,10 +9,12 @@ import pandas as pd
 import pytest
 from bad_inputs import BAD_CASES, CASES, ODD_CASES, Case, gray_png, load_target, write_cohort
 
-from amff.data import cohort as cohort_module
-from amff.data.cohort import Cohort, Patient, parse_clinical, read_cohort
+from amff.modalities import image as image_module
+from amff.data.cohort import Cohort, Patient
+from amff.data.folder import read_cohort
 from amff.errors import InputError
 from amff.modalities import MODALITIES, Modality
+from amff.modalities.tabular import parse_clinical
 
 
 def _named(path: Path, case: Case) -> str:
@@ -207,7 +209,7 @@ def test_failed_write_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyP
     def broken(image: np.ndarray) -> bytes:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(cohort_module, "encode_png", broken)
+    monkeypatch.setattr(image_module, "encode_png", broken)
     with pytest.raises(RuntimeError, match="disk full"):
         _rich_cohort().write(tmp_path / "out")
     assert list(tmp_path.iterdir()) == []
@@ -222,7 +224,7 @@ def test_failed_overwrite_keeps_the_old_folder(
     def broken(image: np.ndarray) -> bytes:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(cohort_module, "encode_png", broken)
+    monkeypatch.setattr(image_module, "encode_png", broken)
     with pytest.raises(RuntimeError):
         _rich_cohort().write(target, overwrite=True)
     assert {p.name: p.read_bytes() for p in target.iterdir() if p.is_file()} == before

@@ -13,9 +13,12 @@ from bad_inputs import dicom_bytes, gray_jpeg, gray_png, ramp
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from amff.data.cohort import MISSING_TOKENS, parse_clinical, parse_notes, parse_rnaseq
 from amff.data.images import decode_image
+from amff.data.tables import MISSING_TOKENS
 from amff.errors import InputError
+from amff.modalities.rna import parse_rnaseq
+from amff.modalities.tabular import parse_clinical
+from amff.modalities.text import parse_notes
 
 # AMFF_FUZZ_EXAMPLES=5000 for a deeper run by hand
 FUZZ = settings(

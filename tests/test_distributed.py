@@ -25,7 +25,7 @@ from toy import make_toy_cohort
 from amff import distributed
 from amff.cli import main
 from amff.config import ModelConfig, TrainConfig
-from amff.data.cohort import read_cohort
+from amff.data.folder import read_cohort
 from amff.train import train
 
 WORLD = 2

@@ -250,7 +250,7 @@ def test_rna_when_the_model_reads_a_gene_selection(toy_cohort, toy_preprocessor,
     """CPM is computed over every training gene; the model reads the most variable ones."""
     from dataclasses import replace
 
-    from amff.data.preprocess import RnaPreprocessor
+    from amff.modalities.rna import RnaPreprocessor
 
     rna = RnaPreprocessor.fit(toy_cohort.rnaseq, top_genes=10)
     assert len(rna.genes) == 10 and len(rna.library_genes) == 30

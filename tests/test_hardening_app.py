@@ -43,8 +43,8 @@ from streamlit.testing.v1 import AppTest
 
 import amff
 from amff.data.images import decode_image, encode_png
-from amff.data.preprocess import MAX_NOTE_CHARS
 from amff.errors import InputError
+from amff.modalities.text import MAX_NOTE_CHARS
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))

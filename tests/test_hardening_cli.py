@@ -43,7 +43,7 @@ from PIL import Image
 
 import amff
 from amff.cli import main
-from amff.data.cohort import read_cohort
+from amff.data.folder import read_cohort
 from amff.errors import InputError
 
 REPO = Path(__file__).resolve().parent.parent

@@ -29,20 +29,20 @@ def _model(name, schema, seed=0):
 def _perturb(batch: Batch, j: int) -> Batch:
     """The same batch with modality j's inputs replaced by something else entirely."""
     g = torch.Generator().manual_seed(123)
-    values = dict(batch.__dict__)
-    if j == 0:
-        values["tabular_values"] = torch.randn(batch.tabular_values.shape, generator=g) * 5
-        values["tabular_missing"] = 1 - batch.tabular_missing
-        values["tabular_categories"] = torch.randint(
-            0, 3, batch.tabular_categories.shape, generator=g
+    tensors = dict(batch.tensors)
+    name = list(tensors)[j]
+    if name == "tabular":
+        values, missing, categories = tensors[name]
+        tensors[name] = (
+            torch.randn(values.shape, generator=g) * 5,
+            1 - missing,
+            torch.randint(0, 3, categories.shape, generator=g),
         )
-    elif j == 1:
-        values["text_ids"] = torch.randint(1, 50, batch.text_ids.shape, generator=g)
-    elif j == 2:
-        values["image"] = torch.randn(batch.image.shape, generator=g) * 3
-    else:
-        values["rna"] = torch.randn(batch.rna.shape, generator=g) * 3
-    return Batch(**values)
+    elif name == "text":
+        tensors[name] = (torch.randint(1, 50, tensors[name][0].shape, generator=g),)
+    else:  # image, rna: one float tensor
+        tensors[name] = (torch.randn(tensors[name][0].shape, generator=g) * 3,)
+    return Batch(tensors, batch.present, batch.label)
 
 
 @pytest.mark.parametrize("name", list(ABLATIONS))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -15,62 +15,50 @@ from amff.modalities import Modality
 class Batch:
     """Model inputs for B patients; rows of absent modalities hold zeros and are never read.
 
-    present is (B, 4) bool in modality order; label is (B,) float or None.
+    tensors: each modality's encoder inputs, in its argument order, by modality name
+    (tabular: values, missing flags, category codes; text: WordPiece ids; image: (B, 1, S, S);
+    rna: standardised log-CPM and log library size). present is (B, M) bool in that order;
+    label is (B,) float or None.
     """
 
-    tabular_values: Tensor  # (B, F) float, standardised, 0 where missing
-    tabular_missing: Tensor  # (B, F) float, 1 = missing
-    tabular_categories: Tensor  # (B, C) long, 0 = missing or unseen
-    text_ids: Tensor  # (B, L) long WordPiece ids, 0 = padding
-    image: Tensor  # (B, 1, S, S) float, normalised
-    rna: Tensor  # (B, G + 1) float: standardised log-CPM and log library size
-    present: Tensor  # (B, 4) bool
+    tensors: dict[str, tuple[Tensor, ...]]
+    present: Tensor  # (B, M) bool
     label: Tensor | None = None  # (B,) float
 
     def __len__(self) -> int:
         return self.present.shape[0]
 
-    def inputs(self, modality: Modality) -> tuple[Tensor, ...]:
+    @property
+    def modalities(self) -> tuple[Modality, ...]:
+        return tuple(Modality(name) for name in self.tensors)
+
+    def inputs(self, modality: str) -> tuple[Tensor, ...]:
         """The tensors one modality's encoder takes, in its argument order."""
-        if modality is Modality.TABULAR:
-            return (self.tabular_values, self.tabular_missing, self.tabular_categories)
-        if modality is Modality.TEXT:
-            return (self.text_ids,)
-        if modality is Modality.IMAGE:
-            return (self.image,)
-        return (self.rna,)
+        return self.tensors[Modality(modality).value]
+
+    def _map(self, fn) -> Batch:  # type: ignore[no-untyped-def]
+        tensors = {name: tuple(fn(t) for t in parts) for name, parts in self.tensors.items()}
+        label = None if self.label is None else fn(self.label)
+        return Batch(tensors, fn(self.present), label)
 
     def index(self, idx: Tensor | slice) -> Batch:
         """The patients at idx (a LongTensor or a slice)."""
-        values = {}
-        for f in fields(self):
-            tensor = getattr(self, f.name)
-            values[f.name] = None if tensor is None else tensor[idx]
-        return Batch(**values)
+        return self._map(lambda t: t[idx])
 
     def to(self, device: torch.device | str) -> Batch:
-        values = {}
-        for f in fields(self):
-            tensor = getattr(self, f.name)
-            values[f.name] = None if tensor is None else tensor.to(device)
-        return Batch(**values)
+        return self._map(lambda t: t.to(device))
 
     def trim_text(self) -> Batch:
-        """Drop padding columns that no note in this batch uses (saves attention work)."""
-        used = int((self.text_ids != 0).sum(dim=1).max().item()) if len(self) else 0
-        return replace(self, text_ids=self.text_ids[:, : max(used, 1)])
+        """Drop padding that no patient in this batch uses (saves attention work)."""
+        tensors = {name: Modality(name).spec.trim(parts) for name, parts in self.tensors.items()}
+        return Batch(tensors, self.present, self.label)
 
-    def with_present(self, present: Tensor) -> Batch:
-        """The same inputs with another present mask (modality toggles, masking)."""
-        return replace(self, present=present)
-
-    @staticmethod
-    def concat(batches: list[Batch]) -> Batch:
-        values = {}
-        for f in fields(Batch):
-            parts = [getattr(b, f.name) for b in batches]
-            values[f.name] = None if any(p is None for p in parts) else torch.cat(parts, dim=0)
-        return Batch(**values)
+    def augment(self, flips: Tensor) -> Batch:
+        """Training-time augmentation of every modality (flips: (B,) bool drawn per batch)."""
+        tensors = {
+            name: Modality(name).spec.augment(parts, flips) for name, parts in self.tensors.items()
+        }
+        return Batch(tensors, self.present, self.label)
 
 
 class IndexDataset(Dataset):

@@ -45,7 +45,8 @@ from scipy.optimize import brentq
 from scipy.special import expit, ndtr
 from sklearn.metrics import roc_auc_score
 
-from amff.data.cohort import ID, LABEL, Cohort
+from amff.data.cohort import Cohort
+from amff.data.tables import ID, LABEL
 from amff.errors import InputError
 from amff.modalities import MODALITIES, Modality
 

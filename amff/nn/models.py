@@ -14,46 +14,20 @@ from torch import Tensor, nn
 
 from amff.config import ModelConfig
 from amff.data.dataset import Batch
-from amff.modalities import MODALITIES, Modality
+from amff.modalities import BUILTIN, Modality
 from amff.nn.attention import AttentionPool
-from amff.nn.encoders import ImageEncoder, RnaEncoder, TabularEncoder, TextEncoder
 from amff.nn.fusion import CrossModalFusion, ModalityPool
 
 
 class FusionOutput(NamedTuple):
     logit: Tensor  # (B,)
-    modality_weights: Tensor | None  # (B, 4): the weights the head used; None for early fusion
+    modality_weights: Tensor | None  # (B, M): the weights the head used; None for early fusion
 
 
-def build_encoder(modality: Modality, config: ModelConfig, schema: dict[str, Any]) -> nn.Module:
-    """The level-1 encoder of one modality, sized by the data schema."""
-    if modality is Modality.TABULAR:
-        return TabularEncoder(
-            n_numeric=len(schema["numeric_features"]),
-            cat_cardinalities=list(schema["categorical_features"].values()),
-            hidden=config.tabular_hidden,
-            n_tokens=config.tabular_tokens,
-            dim=config.dim,
-            dropout=config.dropout,
-        )
-    if modality is Modality.TEXT:
-        return TextEncoder(
-            vocab_size=schema["vocab_size"],
-            max_len=schema["text_max_len"],
-            dim=config.dim,
-            heads=config.heads,
-            layers=config.text_layers,
-            dropout=config.dropout,
-        )
-    if modality is Modality.IMAGE:
-        return ImageEncoder(width=config.image_width, dim=config.dim)
-    return RnaEncoder(
-        n_inputs=schema["n_genes"] + 1,
-        hidden=config.rna_hidden,
-        n_tokens=config.rna_tokens,
-        dim=config.dim,
-        dropout=config.dropout,
-    )
+def model_modalities(schema: dict[str, Any]) -> tuple[Modality, ...]:
+    """The modalities a model is built for, in order (the four built-ins unless the schema
+    names others)."""
+    return tuple(Modality(name) for name in schema.get("modalities", BUILTIN))
 
 
 class ModalityEncoders(nn.Module):
@@ -68,9 +42,10 @@ class ModalityEncoders(nn.Module):
     ) -> None:
         super().__init__()
         self.dim = config.dim
-        self.modalities = modalities
+        self.columns = model_modalities(schema)  # one column of h per modality of the model
+        self.modalities = modalities  # the ones encoded here
         self.encoders = nn.ModuleDict(
-            {m.value: build_encoder(m, config, schema) for m in modalities}
+            {m.value: m.spec.build_encoder(config, schema) for m in modalities}
         )
         self.pools = nn.ModuleDict(
             {m.value: AttentionPool(config.dim, config.heads) for m in modalities}
@@ -84,14 +59,14 @@ class ModalityEncoders(nn.Module):
     def forward(self, batch: Batch, present: Tensor) -> Tensor:
         n = len(batch)
         columns = []
-        for j, m in enumerate(MODALITIES):
-            column = batch.image.new_zeros((n, self.dim))  # (B, D)
+        for j, m in enumerate(self.columns):
+            column = present.new_zeros((n, self.dim), dtype=torch.float32)  # (B, D)
             rows = present[:, j].nonzero().squeeze(1) if m in self.modalities else None
             if rows is not None and rows.numel() > 0:
                 inputs = tuple(t.index_select(0, rows) for t in batch.inputs(m))
                 column = column.index_copy(0, rows, self.encode_one(m, *inputs))
             columns.append(column)
-        return torch.stack(columns, dim=1)  # (B, 4, D)
+        return torch.stack(columns, dim=1)  # (B, M, D)
 
 
 class AMFFHT(nn.Module):
@@ -100,33 +75,34 @@ class AMFFHT(nn.Module):
     def __init__(self, config: ModelConfig, schema: dict[str, Any]) -> None:
         super().__init__()
         self.config = config
-        self.encoders = ModalityEncoders(config, schema, MODALITIES)
+        self.modalities = model_modalities(schema)
+        self.encoders = ModalityEncoders(config, schema, self.modalities)
         self.fusion = CrossModalFusion(
             config.dim, config.heads, config.fusion_layers, config.dropout, config.cross_attention
         )
         self.modality_pool = ModalityPool(config.dim, config.dim, config.pooling == "adaptive")
         self.classifier = nn.Sequential(
-            nn.Linear(len(MODALITIES) * config.dim, config.dim),
+            nn.Linear(len(self.modalities) * config.dim, config.dim),
             nn.GELU(),
             nn.Dropout(config.dropout),
             nn.Linear(config.dim, 1),
         )
 
     def encode(self, batch: Batch, present: Tensor | None = None) -> Tensor:
-        """Level 1: (B, 4, D) modality vectors h, zero where absent."""
+        """Level 1: (B, M, D) modality vectors h, zero where absent."""
         return self.encoders(batch, batch.present if present is None else present)
 
     def fuse(self, h: Tensor, present: Tensor) -> Tensor:
-        """Level 2: cross-modal attention, (B, 4, D) -> (B, 4, D)."""
+        """Level 2: cross-modal attention, (B, M, D) -> (B, M, D)."""
         return self.fusion(h * present[..., None], present)
 
     def pool(self, z: Tensor, present: Tensor) -> Tensor:
-        """The adaptive modality weights alpha (B, 4)."""
+        """The adaptive modality weights alpha (B, M)."""
         return self.modality_pool(z, present)
 
     def head(self, z: Tensor, alpha: Tensor) -> Tensor:
         """The logit from [alpha_1 z_1; ...; alpha_4 z_4] (B,)."""
-        weighted = (alpha[..., None] * z).flatten(1)  # (B, 4D)
+        weighted = (alpha[..., None] * z).flatten(1)  # (B, M D)
         return self.classifier(weighted).squeeze(-1)
 
     def forward_encoded(self, h: Tensor, present: Tensor) -> FusionOutput:
@@ -146,8 +122,9 @@ class EarlyFusion(nn.Module):
     def __init__(self, config: ModelConfig, schema: dict[str, Any]) -> None:
         super().__init__()
         self.config = config
-        self.encoders = ModalityEncoders(config, schema, MODALITIES)
-        width = len(MODALITIES) * (config.dim + 1)
+        self.modalities = model_modalities(schema)
+        self.encoders = ModalityEncoders(config, schema, self.modalities)
+        width = len(self.modalities) * (config.dim + 1)
         self.classifier = nn.Sequential(
             nn.Linear(width, 2 * config.dim),
             nn.GELU(),
@@ -160,7 +137,7 @@ class EarlyFusion(nn.Module):
 
     def forward_encoded(self, h: Tensor, present: Tensor) -> FusionOutput:
         h = h * present[..., None]
-        x = torch.cat([h.flatten(1), present.float()], dim=1)  # (B, 4D + 4)
+        x = torch.cat([h.flatten(1), present.float()], dim=1)  # (B, M (D + 1))
         return FusionOutput(self.classifier(x).squeeze(-1), None)
 
     def forward(self, batch: Batch, present: Tensor | None = None) -> FusionOutput:
@@ -175,7 +152,7 @@ class UnimodalModel(nn.Module):
         super().__init__()
         self.config = config
         self.modality = modality
-        self.index = MODALITIES.index(modality)
+        self.index = model_modalities(schema).index(modality)
         self.encoders = ModalityEncoders(config, schema, (modality,))
         self.classifier = nn.Sequential(
             nn.Linear(config.dim, config.dim),
@@ -203,18 +180,19 @@ class LateFusion(nn.Module):
     def __init__(self, config: ModelConfig, schema: dict[str, Any]) -> None:
         super().__init__()
         self.config = config
+        self.modalities = model_modalities(schema)
         self.members = nn.ModuleDict(
-            {m.value: UnimodalModel(config, schema, m) for m in MODALITIES}
+            {m.value: UnimodalModel(config, schema, m) for m in self.modalities}
         )
 
     def encode(self, batch: Batch, present: Tensor | None = None) -> Tensor:
         present = batch.present if present is None else present
-        return sum(member.encode(batch, present) for member in self.members.values())  # (B, 4, D)
+        return sum(member.encode(batch, present) for member in self.members.values())  # (B, M, D)
 
     def forward_encoded(self, h: Tensor, present: Tensor) -> FusionOutput:
         logits = torch.stack(
             [member.forward_encoded(h, present).logit for member in self.members.values()], dim=1
-        )  # (B, 4)
+        )  # (B, M)
         weights = present.float() / present.float().sum(dim=1, keepdim=True).clamp(min=1.0)
         prob = (torch.sigmoid(logits) * weights).sum(dim=1).clamp(1e-6, 1 - 1e-6)
         return FusionOutput(torch.logit(prob), weights)

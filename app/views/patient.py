@@ -17,8 +17,8 @@ import pandas as pd
 import streamlit as st
 
 from amff import InputError, Patient
-from amff.data.preprocess import MAX_NOTE_CHARS
 from amff.modalities import MODALITIES, Modality
+from amff.modalities.text import MAX_NOTE_CHARS
 from app import charts, report, state, ui, uploads
 
 SOURCES = {"cohort": "Held-out cohort", "upload": "Upload a patient"}
