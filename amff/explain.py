@@ -547,7 +547,7 @@ def _tabular_problem(
 ) -> _Problem:
     tab = predictor.preprocessor.tabular
     n_numeric = len(tab.numeric)
-    missing = batch.tabular_missing[0].numpy() > 0.5  # (F,)
+    missing = batch.inputs("tabular")[1][0].numpy() > 0.5  # (F,)
     baseline = x.clone()
     recorded = torch.as_tensor(~missing)
     baseline[0, :n_numeric] = torch.where(recorded, 0.0, x[0, :n_numeric])

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 from PIL import Image
 
 from amff.data.images import IMAGE_EXTENSIONS, decode_image, encode_png
@@ -155,6 +156,7 @@ class ImageModality(ModalitySpec):
     label = "medical image"
     files = "images/<patient_id>.png|.jpg|.jpeg|.dcm"
     attribution = "image"
+    quality_signals = ("sharpness", "noise", "exposure")
 
     def open(self, folder: Path, known: set[str], stream: bool = False) -> _ImageFiles | None:
         images_dir = folder / "images"
@@ -207,3 +209,20 @@ class ImageModality(ModalitySpec):
 
         (image,) = inputs  # (B, 1, S, S)
         return (torch.where(flips[:, None, None, None], image.flip(-1), image),)
+
+    def quality(self, cohort: Cohort) -> pd.DataFrame:
+        """sharpness: the variance of the Laplacian of Gaussian at 2 px (edges of structures;
+        low = blurred); noise: the variance of the plain Laplacian (pixel-level noise);
+        exposure: the mean intensity in [0, 1]."""
+        from scipy import ndimage
+
+        ids = [i for i, ok in zip(cohort.ids, self.present(cohort)) if ok]
+        images = [np.asarray(cohort.images[i], dtype=np.float64) for i in ids]
+        return pd.DataFrame(
+            {
+                "sharpness": [float(ndimage.gaussian_laplace(img, 2.0).var()) for img in images],
+                "noise": [float(ndimage.laplace(img).var()) for img in images],
+                "exposure": [float(img.mean()) for img in images],
+            },
+            index=pd.Index(ids, name="patient_id"),
+        )

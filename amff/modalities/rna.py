@@ -361,6 +361,7 @@ class RnaModality(ModalitySpec):
     label = "RNA-seq"
     files = "rnaseq.csv (patient_id, then one column of raw counts per gene)"
     attribution = "rna"
+    quality_signals = ("log10_library", "detected_share")
 
     def open(self, folder: Path, known: set[str], stream: bool = False) -> Any:
         path = folder / "rnaseq.csv"
@@ -406,6 +407,21 @@ class RnaModality(ModalitySpec):
             n_tokens=config.rna_tokens,
             dim=config.dim,
             dropout=config.dropout,
+        )
+
+    def quality(self, cohort: Cohort) -> pd.DataFrame:
+        """log10_library: log10 of the total read count; detected_share: the share of genes
+        with at least one read."""
+        counts = cohort.rnaseq
+        if counts is None:
+            return pd.DataFrame(columns=list(self.quality_signals))
+        values = counts.to_numpy(dtype=np.float64)
+        return pd.DataFrame(
+            {
+                "log10_library": np.log10(values.sum(axis=1) + 1.0),
+                "detected_share": (values > 0).mean(axis=1),
+            },
+            index=counts.index,
         )
 
 

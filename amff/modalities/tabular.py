@@ -190,6 +190,7 @@ class TabularModality(ModalitySpec):
     label = "clinical record"
     files = "clinical.csv (one row per patient: patient_id, label, feature columns)"
     attribution = "tabular"
+    quality_signals = ("blank_share",)
 
     def data(self, cohort: Cohort) -> pd.DataFrame:
         return cohort.clinical
@@ -231,3 +232,9 @@ class TabularModality(ModalitySpec):
             dim=config.dim,
             dropout=config.dropout,
         )
+
+    def quality(self, cohort: Cohort) -> pd.DataFrame:
+        """blank_share: the share of the record's feature cells left empty."""
+        rows = self.present(cohort)
+        blank = cohort.clinical.isna().mean(axis=1).to_numpy(dtype=np.float64)
+        return pd.DataFrame({"blank_share": blank[rows]}, index=cohort.clinical.index[rows])

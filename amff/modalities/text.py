@@ -4,6 +4,7 @@ a transformer encoder."""
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from amff.data.cohort import Cohort, Patient
 
 log = logging.getLogger(__name__)
+
+_HEDGES = re.compile(r"\b(limited|unable to|declined|incomplete|suboptimal)\b", re.IGNORECASE)
 
 
 def parse_notes(data: bytes, name: str, known: set[str] | None) -> dict[str, str]:
@@ -167,6 +170,7 @@ class TextModality(ModalitySpec):
     label = "clinical note"
     files = "notes.csv (patient_id, text)"
     attribution = "text"
+    quality_signals = ("n_words", "hedges")
     checkpoint_files = ("tokenizer.json",)
 
     def open(self, folder: Path, known: set[str], stream: bool = False) -> _Notes | None:
@@ -230,3 +234,16 @@ class TextModality(ModalitySpec):
         (ids,) = inputs  # (B, L)
         used = int((ids != 0).sum(dim=1).max().item()) if len(ids) else 0
         return (ids[:, : max(used, 1)],)
+
+    def quality(self, cohort: Cohort) -> pd.DataFrame:
+        """n_words: the note's length in words; hedges: phrases that say the exam or history
+        was limited ("limited exam", "unable to", "declined", "incomplete", "suboptimal")."""
+        ids = [i for i, ok in zip(cohort.ids, self.present(cohort)) if ok]
+        notes = [cohort.notes[i] for i in ids]
+        return pd.DataFrame(
+            {
+                "n_words": [len(n.split()) for n in notes],
+                "hedges": [len(_HEDGES.findall(n)) for n in notes],
+            },
+            index=pd.Index(ids, name=ID),
+        )
