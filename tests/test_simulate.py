@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
+import io
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal, assert_series_equal
+from PIL import Image
 from scipy import ndimage
 from scipy.special import ndtr
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -75,6 +78,23 @@ def test_same_seed_gives_byte_identical_folders_and_another_seed_differs(tmp_pat
     assert first == second
     assert first["clinical.csv"] != other["clinical.csv"]
     assert first["rnaseq.csv"] != other["rnaseq.csv"]
+
+
+# sha256 (first 16 hex digits) of a small cohort's folder; a change here means the simulator
+# draws different patients: fine on purpose (say so in the commit), a bug by accident
+PINNED_FOLDER_HASH = "db5fd2970419b4ae"
+
+
+def test_a_small_cohort_folder_is_pinned(tmp_path):
+    """Refactors keep the output: the written files (images as decoded pixels, so a different
+    zlib cannot change the hash) match a hash recorded when the simulator last changed."""
+    simulate(SimConfig(n=24, seed=5, **FAST)).write(tmp_path / "c")
+    digest = hashlib.sha256()
+    for name, data in sorted(_files(tmp_path / "c").items()):
+        if name.startswith("images/"):
+            data = np.asarray(Image.open(io.BytesIO(data))).tobytes()
+        digest.update(name.encode() + b"\0" + data)
+    assert digest.hexdigest()[:16] == PINNED_FOLDER_HASH
 
 
 def test_write_then_read_gives_the_same_cohort(tmp_path, small):
