@@ -25,8 +25,8 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 _LAZY = {
     "load": ("amff.predictor", "load"),
     "Predictor": ("amff.predictor", "Predictor"),
-    "simulate": ("amff.data.simulate", "simulate"),
-    "SimConfig": ("amff.data.simulate", "SimConfig"),
+    "simulate": ("amff.simulate", "simulate"),
+    "SimConfig": ("amff.simulate", "SimConfig"),
 }
 
 

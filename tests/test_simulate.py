@@ -24,15 +24,15 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from amff import read_cohort
-from amff.data.simulate import (
+from amff.errors import InputError
+from amff.modalities import MODALITIES, Modality
+from amff.simulate import (
     SimConfig,
     corrupt,
     drop_modalities,
     oracle_report,
     simulate,
 )
-from amff.errors import InputError
-from amff.modalities import MODALITIES, Modality
 
 LATENTS = ["s", "u_tab", "u_txt", "u_img", "u_rna", "a", "b"]
 SMALL = dict(image_size=24, n_genes=300, programme_size=20)  # fast rendering, same latents

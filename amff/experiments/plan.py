@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from amff.config import ModelConfig, TrainConfig
-from amff.data.simulate import SimConfig
 from amff.errors import InputError
+from amff.simulate import SimConfig
 
 PACKAGE = Path(__file__).resolve().parent.parent
 
