@@ -23,6 +23,11 @@ data (more blank cells, "limited exam" in the note, a blurred image, a low libra
 
 Determinism: every random draw comes from a NumPy Generator seeded from ``SeedSequence(seed)``
 with a fixed spawn key per purpose, so the same SimConfig gives byte-identical cohort folders.
+
+The modules, in the order data flows: config (the knobs, the random streams), latents (factors,
+outcome, quality, readings, presence), render_tabular / render_text / render_image / render_rna
+(readings -> data), generator (``simulate``), oracles (the ceilings), perturb (test-time
+corruption and missingness).
 """
 
 from __future__ import annotations
@@ -32,14 +37,10 @@ import types
 from collections.abc import Callable
 
 from amff.data.cohort import Cohort
-from amff.simulate.generator import (
-    SimConfig,
-    corrupt,
-    drop_modalities,
-    noisy_ceiling,
-    oracle_report,
-    simulate,
-)
+from amff.simulate.config import SimConfig
+from amff.simulate.generator import simulate
+from amff.simulate.oracles import noisy_ceiling, oracle_report
+from amff.simulate.perturb import corrupt, drop_modalities
 
 
 class _CallableModule(types.ModuleType):
