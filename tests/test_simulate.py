@@ -135,6 +135,17 @@ def test_shapes_units_and_pixel_values(small):
     assert len(small.meta["rna_nuisance_programmes"]) == 3
 
 
+def test_amff_simulate_stays_callable_once_the_package_is_imported():
+    """Importing amff.simulate binds the name amff.simulate to the package; the public
+    function amff.simulate(config) must keep working whatever was imported first."""
+    import amff
+    import amff.simulate as package
+
+    assert amff.SimConfig is SimConfig and package.simulate is simulate
+    via_package = amff.simulate(SimConfig(n=12, seed=2, **FAST))
+    assert via_package.notes == simulate(SimConfig(n=12, seed=2, **FAST)).notes
+
+
 def test_progress_reaches_the_total():
     calls = []
     simulate(SimConfig(n=30, seed=1, **FAST), progress=lambda done, total: calls.append(done))
