@@ -40,8 +40,8 @@ _LAZY = {
     "Predictor": ("amff.predictor", "Predictor"),
     "train": ("amff.train", "train"),
     "save_checkpoint": ("amff.checkpoint", "save_checkpoint"),
-    "simulate": ("amff.data.simulate", "simulate"),
-    "SimConfig": ("amff.data.simulate", "SimConfig"),
+    "simulate": ("amff.simulator", "simulate"),
+    "SimConfig": ("amff.simulator", "SimConfig"),
 }
 _SUBMODULES = ("explain", "metrics", "modalities")
 

@@ -96,9 +96,9 @@ def train_throughput(kind: str, cohort: Any, epochs: int = 1) -> dict[str, float
 def run_bench(out: Path, quick: bool = False) -> dict[str, Any]:
     import amff
     from amff import metrics
-    from amff.data.simulate import SimConfig, simulate
     from amff.modalities import MODALITIES, all_subsets
     from amff.shipped import CHECKPOINTS
+    from amff.simulator import SimConfig, simulate
 
     results: dict[str, Any] = {
         "machine": {

@@ -62,7 +62,7 @@ class TqdmProgress:
 
 # -- commands ------------------------------------------------------------------------------
 def _sim_config(args: argparse.Namespace) -> Any:
-    from amff.data.simulate import SimConfig
+    from amff.simulator import SimConfig
 
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(SimConfig)}
     return SimConfig(**values)
@@ -71,7 +71,7 @@ def _sim_config(args: argparse.Namespace) -> Any:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from amff.data.simulate import oracle_report, simulate
+    from amff.simulator import oracle_report, simulate
 
     config = _sim_config(args)
     out = Path(args.out)
@@ -451,7 +451,7 @@ def _positive_int(text: str) -> int:
 
 def _add_sim_knobs(parser: argparse.ArgumentParser) -> None:
     try:
-        from amff.data.simulate import SimConfig
+        from amff.simulator import SimConfig
     except ImportError:
         return
     group = parser.add_argument_group("simulator knobs (defaults fixed before any comparison)")

@@ -55,7 +55,7 @@ def make_default_checkpoints(out: Path, epochs: int = 30, quiet: bool = False) -
     """Simulate, train the three models, evaluate on the held-out cohort, save everything."""
     import amff
     from amff.cli import TqdmProgress
-    from amff.data.simulate import SimConfig, simulate
+    from amff.simulator import SimConfig, simulate
     from amff.train import train
 
     train_cohort = simulate(SimConfig(n=TRAIN_N, seed=TRAIN_SEED))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from amff.data.images import encode_png
-from amff.data.simulate import SimConfig, simulate
+from amff.simulator import SimConfig, simulate
 
 OUT = Path(__file__).resolve().parent.parent / "assets" / "example_patient"
 SEED = 424_242

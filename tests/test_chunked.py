@@ -12,11 +12,11 @@ from bad_inputs import BAD_CASES, ODD_CASES, Case, write_cohort
 from toy import make_toy_cohort
 
 import amff
-from amff.modalities import rna as rna_module
 from amff.cli import evaluate_cohort, main
 from amff.data.cohort import Cohort
 from amff.data.folder import CohortChunks, read_cohort
 from amff.errors import InputError
+from amff.modalities import rna as rna_module
 from amff.predictor import encode_folder, predict_chunk
 
 

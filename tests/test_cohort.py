@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from bad_inputs import BAD_CASES, CASES, ODD_CASES, Case, gray_png, load_target, write_cohort
 
-from amff.modalities import image as image_module
 from amff.data.cohort import Cohort, Patient
 from amff.data.folder import read_cohort
 from amff.errors import InputError
 from amff.modalities import MODALITIES, Modality
+from amff.modalities import image as image_module
 from amff.modalities.tabular import parse_clinical
 
 

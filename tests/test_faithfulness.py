@@ -191,8 +191,8 @@ def test_shipped_rna_attributions_match_the_models_response(shipped):
     seed 0): the simulator draws its gene model (programmes, base expression) from the
     cohort's seed, so the demo cohort's genes mean something else than the training
     cohort's."""
-    from amff.data.simulate import SimConfig, simulate
     from amff.shipped import TRAIN_N, TRAIN_SEED
+    from amff.simulator import SimConfig, simulate
     from amff.train import split_ids
 
     predictor, _ = shipped
@@ -234,8 +234,8 @@ def test_rna_attributions_find_the_programme_genes():
     import torch
 
     from amff.config import ModelConfig, TrainConfig
-    from amff.data.simulate import SimConfig, simulate
     from amff.predictor import Predictor
+    from amff.simulator import SimConfig, simulate
     from amff.train import train
 
     torch.manual_seed(0)

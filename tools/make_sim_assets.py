@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from amff.data.simulate import SimConfig, simulate  # noqa: E402
+from amff.simulator import SimConfig, simulate  # noqa: E402
 
 
 def make_images(cohort, out: Path, count: int = 16) -> Path:

@@ -27,7 +27,7 @@ PART = 5000
 
 def simulate_folder(folder: Path, n: int, part: int = PART) -> float:
     """Append simulated parts to one cohort folder; returns the seconds it took."""
-    from amff.data.simulate import SimConfig, simulate
+    from amff.simulator import SimConfig, simulate
 
     started = time.perf_counter()
     folder.mkdir(parents=True)
@@ -63,7 +63,7 @@ def _renamed(cohort, prefix: str):
 
 
 def train_checkpoint(folder: Path, out: Path) -> None:
-    from amff.data.simulate import SimConfig, simulate
+    from amff.simulator import SimConfig, simulate
 
     data = out.parent / "train-cohort"
     if not data.exists():

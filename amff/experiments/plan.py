@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from amff.config import ModelConfig, TrainConfig
-from amff.data.simulate import SimConfig
 from amff.errors import InputError
+from amff.simulator import SimConfig
 
 PACKAGE = Path(__file__).resolve().parent.parent
 

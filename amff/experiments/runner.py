@@ -45,7 +45,7 @@ ENCODE_CHUNK = 256
 @functools.lru_cache(maxsize=3)
 def _cohort(sim_json: str) -> Any:
     """A simulated cohort, kept while a worker trains several runs on it (deterministic)."""
-    from amff.data.simulate import SimConfig, simulate
+    from amff.simulator import SimConfig, simulate
 
     return simulate(SimConfig.from_dict(json.loads(sim_json)))
 
@@ -62,7 +62,7 @@ def _corrupted(sim_json: str, modality: str, severity: float, seed: int) -> Any:
     modalities out keeps the copy small and makes the preprocessing of it cheap; only the
     corrupted modality is re-encoded from it (see encode_modality).
     """
-    from amff.data.simulate import corrupt
+    from amff.simulator import corrupt
 
     cohort = _cohort(sim_json)
     corrupted = corrupt(cohort, modality, severity, seed)
@@ -114,7 +114,7 @@ def evaluate(
     import torch
 
     from amff import metrics
-    from amff.data.simulate import corrupt, drop_modalities
+    from amff.simulator import corrupt, drop_modalities
 
     if corrupted is None:
         corrupted = functools.partial(corrupt, test_cohort)

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from amff.modalities import Modality
+from amff.modalities import NAMES, Modality
 from app import charts, state, ui
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ def training_curves_ui(model: Any, kind: str) -> None:
     if members:
         text += (
             "; late fusion trains one model per source, so each source has its own curves ("
-            + ", ".join(Modality(m).label for m in members if m in {x.value for x in Modality})
+            + ", ".join(Modality(m).label for m in members if m in NAMES)
             + ")"
         )
     st.caption(text + ". Dashed: training patients; solid: validation patients (20% held back).")
