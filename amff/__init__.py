@@ -22,11 +22,27 @@ __version__ = "0.1.0"
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
-_LAZY = {
+# name -> (module, attribute); attribute None: the module itself. Imported on first use, so
+# `import amff` loads no torch and internals can move without changing the names.
+_LAZY: dict[str, tuple[str, str | None]] = {
     "load": ("amff.predictor", "load"),
     "Predictor": ("amff.predictor", "Predictor"),
     "simulate": ("amff.data.simulate", "simulate"),
     "SimConfig": ("amff.data.simulate", "SimConfig"),
+    # the cohort folder, and one file's bytes (uploads)
+    "read_index": ("amff.data.cohort", "read_index"),
+    "parse_clinical": ("amff.data.cohort", "parse_clinical"),
+    "parse_rnaseq": ("amff.data.cohort", "parse_rnaseq"),
+    "decode_image": ("amff.data.images", "decode_image"),
+    "encode_png": ("amff.data.images", "encode_png"),
+    "MAX_NOTE_CHARS": ("amff.data.preprocess", "MAX_NOTE_CHARS"),
+    # modality subsets
+    "all_subsets": ("amff.modalities", "all_subsets"),
+    "subset_name": ("amff.modalities", "subset_name"),
+    # submodules: amff.explain.attribute(...), amff.metrics.auroc(...), amff.figures.build_all(...)
+    "explain": ("amff.explain", None),
+    "metrics": ("amff.metrics", None),
+    "figures": ("amff.figures", None),
 }
 
 
@@ -36,20 +52,34 @@ def __getattr__(name: str) -> Any:
         import importlib
 
         module, attr = _LAZY[name]
-        return getattr(importlib.import_module(module), attr)
+        found = importlib.import_module(module)
+        return found if attr is None else getattr(found, attr)
     raise AttributeError(f"module 'amff' has no attribute {name!r}")
 
 
 __all__ = [
-    "MODALITIES",
     "Cohort",
     "InputError",
+    "MAX_NOTE_CHARS",
+    "MODALITIES",
     "Modality",
     "ModelConfig",
     "Patient",
+    "Predictor",
+    "SimConfig",
     "TrainConfig",
     "__version__",
+    "all_subsets",
+    "decode_image",
+    "encode_png",
+    "explain",
+    "figures",
     "load",
+    "metrics",
+    "parse_clinical",
+    "parse_rnaseq",
     "read_cohort",
+    "read_index",
     "simulate",
+    "subset_name",
 ]

@@ -470,6 +470,24 @@ def read_cohort(path: str | os.PathLike[str], ids: Sequence[str] | None = None) 
     return Cohort(clinical, labels, notes, images, rnaseq, truth, meta)
 
 
+def read_index(path: str | os.PathLike[str]) -> Cohort:
+    """The light part of a cohort folder: ids, labels and the simulator's truth table only.
+
+    Read and validated as `read_cohort` reads them (clinical.csv, truth.csv), without the
+    notes, images and RNA-seq, so a patient picker need not wait for every file. The cohort
+    returned has no notes, images or RNA-seq.
+    """
+    folder = Path(path)
+    clinical_path = clinical_csv(folder)
+    clinical, labels = parse_clinical(_read_bytes(clinical_path), str(clinical_path))
+    truth = None
+    truth_path = folder / "truth.csv"
+    if truth_path.is_file():
+        truth = _parse_truth(_read_bytes(truth_path), str(truth_path))
+        truth = truth.loc[truth.index.isin(set(clinical.index))]
+    return Cohort(clinical, labels, truth=truth)
+
+
 def parse_clinical(data: bytes, name: str) -> tuple[pd.DataFrame, pd.Series | None]:
     """clinical.csv bytes -> (features indexed by patient_id, labels or None).
 
