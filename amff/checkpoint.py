@@ -228,7 +228,9 @@ def load_checkpoint(
         )
     try:
         preprocessor = Preprocessor.from_json(
-            _read_text(folder / "preprocess.json"), _modality_files(folder, schema)
+            _read_text(folder / "preprocess.json"),
+            _modality_files(folder, schema),
+            schema.get("modalities", BUILTIN) if isinstance(schema, dict) else None,
         )
     except InputError as exc:
         if str(folder) in str(exc):

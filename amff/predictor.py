@@ -219,6 +219,35 @@ class Predictor:
             "modalities": [m for m in str(row["modalities"]).split("+") if m],
         }
 
+    # -- the schema, as the dashboard asks for it (the app reads no preprocessor) ----------
+    @property
+    def library_genes(self) -> list[str]:
+        """Every gene an RNA-seq input must have: the model reads `genes`, but normalises by
+        the library of all the training genes."""
+        return list(self.preprocessor.rna.library_genes or self.genes)
+
+    def record_schema(self) -> dict[str, dict[str, Any]]:
+        """Each record feature, in model order: kind ('numeric' or 'categorical'), categories
+        (text features; [] for numbers) and the usual range low, high (the 1st and 99th
+        percentiles of the training patients; None for text features)."""
+        tab = self.preprocessor.tabular
+        schema: dict[str, dict[str, Any]] = {}
+        for feature, low, high in zip(tab.numeric, tab.low, tab.high):
+            schema[feature] = {"kind": "numeric", "categories": [], "low": low, "high": high}
+        for feature, categories in tab.categorical.items():
+            schema[feature] = {
+                "kind": "categorical",
+                "categories": list(categories),
+                "low": None,
+                "high": None,
+            }
+        return schema
+
+    def out_of_range(self, record: pd.Series) -> dict[str, str]:
+        """For each numeric value of a record: 'low' or 'high' outside the usual range (see
+        `record_schema`), '' inside it; missing values are left out."""
+        return self.preprocessor.tabular.out_of_range(record)
+
 
 def load(path: str | os.PathLike[str]) -> Predictor:
     """Load a checkpoint folder (safetensors + JSON only) as a Predictor."""

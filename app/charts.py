@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from amff.modalities import MODALITIES, Modality
+import amff
 
 # Okabe & Ito (2008), "Color Universal Design"
 OKABE_ITO = {
@@ -30,10 +30,10 @@ OKABE_ITO = {
 RISK_UP = OKABE_ITO["vermillion"]
 RISK_DOWN = OKABE_ITO["blue"]
 MODALITY_COLORS = {
-    Modality.TABULAR: OKABE_ITO["blue"],
-    Modality.TEXT: OKABE_ITO["orange"],
-    Modality.IMAGE: OKABE_ITO["green"],
-    Modality.RNA: OKABE_ITO["purple"],
+    amff.Modality.TABULAR: OKABE_ITO["blue"],
+    amff.Modality.TEXT: OKABE_ITO["orange"],
+    amff.Modality.IMAGE: OKABE_ITO["green"],
+    amff.Modality.RNA: OKABE_ITO["purple"],
 }
 MODEL_COLORS = {
     "AMFF-HT": OKABE_ITO["blue"],
@@ -105,14 +105,14 @@ def feature_label(name: str) -> str:
     return FEATURE_LABELS.get(name, name)
 
 
-def modality_name(modality: Modality | str) -> str:
+def modality_name(modality: amff.Modality | str) -> str:
     """'clinical record' for 'tabular' (the plain-language label)."""
-    return Modality(modality).label
+    return amff.Modality(modality).label
 
 
-def modality_title(modality: Modality | str) -> str:
+def modality_title(modality: amff.Modality | str) -> str:
     """'Clinical record', 'RNA-seq': the label with a capital first letter only."""
-    label = Modality(modality).label
+    label = amff.Modality(modality).label
     return label[:1].upper() + label[1:]
 
 
@@ -186,7 +186,7 @@ def modality_weights_figure(weights: Mapping[str, float]) -> go.Figure:
     """
     shown = [
         m
-        for m in MODALITIES
+        for m in amff.MODALITIES
         if m.value in weights and weights[m.value] is not None and np.isfinite(weights[m.value])
     ]
     values = [100 * float(weights[m.value]) for m in shown]
@@ -214,7 +214,7 @@ def drop_one_figure(drop_one: Mapping[str, float]) -> go.Figure:
     """Signed bars: how many percentage points each used modality adds to the risk (the risk
     with every used modality minus the risk without this one). NaN (the only modality used)
     is shown as a labelled gap."""
-    shown = [m for m in MODALITIES if m.value in drop_one]
+    shown = [m for m in amff.MODALITIES if m.value in drop_one]
     values = [100 * float(drop_one[m.value]) for m in shown]
     finite = [v if np.isfinite(v) else 0.0 for v in values]
     text = [f"{v:+.1f} pts" if np.isfinite(v) else "only source: cannot remove" for v in values]
@@ -318,6 +318,30 @@ def genes_figure(frame: pd.DataFrame, k: int = 15, signed: bool = True) -> go.Fi
         zeroline=True,
         zerolinecolor="#6B7280",
     )
+    fig.update_yaxes(autorange="reversed", showgrid=False)
+    return fig
+
+
+def attribution_bars_figure(
+    frame: pd.DataFrame, title: str, k: int = 15, signed: bool = True
+) -> go.Figure:
+    """Bars of the k inputs with the largest attribution, for any modality (frame: label,
+    value, attribution): the generic panel of a modality without a panel of its own."""
+    top = frame.reindex(frame["attribution"].abs().sort_values(ascending=False).index).head(k)
+    values = top["attribution"].to_numpy(dtype=float)
+    labels = [f"{label} = {value_text(value)}" for label, value in zip(top["label"], top["value"])]
+    fig = go.Figure(
+        go.Bar(
+            x=values,
+            y=labels,
+            orientation="h",
+            marker_color=_bar_colors(values, signed),
+            hovertemplate="%{y}<br>attribution %{x:+.3f}<extra></extra>",
+            name="Attribution",
+        )
+    )
+    _layout(fig, title, height=90 + 26 * max(len(top), 1))
+    fig.update_xaxes(title_text=_attribution_axis(signed), zeroline=True, zerolinecolor="#6B7280")
     fig.update_yaxes(autorange="reversed", showgrid=False)
     return fig
 
@@ -688,8 +712,8 @@ def history_figure(history: Sequence[Mapping[str, object]], metric: str) -> go.F
     groups = list(frame.groupby("member", sort=False)) if "member" in frame else [("", frame)]
     for i, (member, rows) in enumerate(groups):
         color = (
-            MODALITY_COLORS.get(Modality(member), SERIES_COLORS[i % len(SERIES_COLORS)])
-            if member in {m.value for m in MODALITIES}
+            MODALITY_COLORS.get(amff.Modality(member), SERIES_COLORS[i % len(SERIES_COLORS)])
+            if member in {m.value for m in amff.MODALITIES}
             else SERIES_COLORS[i % len(SERIES_COLORS)]
         )
         who = f"{modality_name(member)} member, " if member in _MODALITY_NAMES else ""
@@ -718,12 +742,12 @@ def history_figure(history: Sequence[Mapping[str, object]], metric: str) -> go.F
 # -- the model card ----------------------------------------------------------------------------
 def architecture_dot() -> str:
     """The AMFF-HT architecture as Graphviz DOT text (drawn in the browser)."""
-    colors = {m: MODALITY_COLORS[m] for m in MODALITIES}
+    colors = {m: MODALITY_COLORS[m] for m in amff.MODALITIES}
     encoders = {
-        Modality.TABULAR: "MLP with missing-value flags",
-        Modality.TEXT: "WordPiece + transformer encoder",
-        Modality.IMAGE: "ResNet-18 (grayscale)",
-        Modality.RNA: "log-CPM + feed-forward network",
+        amff.Modality.TABULAR: "MLP with missing-value flags",
+        amff.Modality.TEXT: "WordPiece + transformer encoder",
+        amff.Modality.IMAGE: "ResNet-18 (grayscale)",
+        amff.Modality.RNA: "log-CPM + feed-forward network",
     }
     lines = [
         "digraph amff {",
@@ -732,7 +756,7 @@ def architecture_dot() -> str:
         ' fillcolor="#F3F6F9", color="#6B7280"];',
         '  edge [color="#6B7280"];',
     ]
-    for m in MODALITIES:
+    for m in amff.MODALITIES:
         lines += [
             f'  in_{m.value} [label="{modality_title(m)}", fillcolor="{colors[m]}",'
             ' fontcolor="white"];',
@@ -744,7 +768,7 @@ def architecture_dot() -> str:
     lines += [
         '  subgraph cluster_l1 { label="Level 1: within each source"; fontname="Helvetica";'
         ' color="#D1D5DB"; '
-        + " ".join(f"enc_{m.value}; pool_{m.value};" for m in MODALITIES)
+        + " ".join(f"enc_{m.value}; pool_{m.value};" for m in amff.MODALITIES)
         + " }",
         '  cross [label="Level 2: cross-modal attention\\n(absent sources masked)"];',
         '  weights [label="Adaptive modality weights\\n(alpha, sum to 1)"];',
@@ -758,7 +782,7 @@ def architecture_dot() -> str:
 
 
 # -- helpers -----------------------------------------------------------------------------------
-_MODALITY_NAMES = {m.value for m in MODALITIES}
+_MODALITY_NAMES = {m.value for m in amff.MODALITIES}
 
 
 def _series_color(name: str, i: int) -> str:

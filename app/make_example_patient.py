@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from amff.data.images import encode_png
-from amff.simulator import SimConfig, simulate
+import amff
 
 OUT = Path(__file__).resolve().parent.parent / "assets" / "example_patient"
 SEED = 424_242
@@ -19,7 +18,7 @@ PATIENT_ID = "EXAMPLE-001"
 
 
 def main() -> None:
-    cohort = simulate(SimConfig(n=40, seed=SEED))
+    cohort = amff.simulate(amff.SimConfig(n=40, seed=SEED))
     full = cohort.present_matrix().all(axis=1)
     source = cohort.ids[int(full.argmax())]
     patient = cohort.patient(source)
@@ -28,7 +27,7 @@ def main() -> None:
     record.insert(0, "patient_id", PATIENT_ID)
     record.to_csv(OUT / "record.csv", index=False)
     (OUT / "note.txt").write_text(patient.note or "", encoding="utf-8")
-    (OUT / "image.png").write_bytes(encode_png(patient.image))
+    (OUT / "image.png").write_bytes(amff.encode_png(patient.image))
     counts = patient.rna.astype("int64").to_frame().T
     counts.insert(0, "patient_id", PATIENT_ID)
     counts.to_csv(OUT / "rnaseq.csv", index=False)

@@ -16,9 +16,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from amff import InputError, Patient
-from amff.modalities import MODALITIES, Modality
-from app import charts
+import amff
+from app import charts, panels
 
 STYLE = """
 body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; color: #1F2933;
@@ -49,15 +48,17 @@ def render_report(
     reference: float,
     truth: Mapping[str, Any],
     figures: Mapping[str, go.Figure],
-    note_html: str | None = None,
+    html_parts: Mapping[str, str] | None = None,
     record: pd.DataFrame | None = None,
     method: str = "",
     created: datetime | None = None,
     notice: str | None = None,
 ) -> str:
-    """The report HTML from plain values and figures. `note_html` must already be escaped
-    (charts.note_html builds it so); every other string is escaped here."""
+    """The report HTML from plain values and figures. `html_parts` (by modality, e.g. the
+    highlighted note) must already be escaped (charts.note_html builds it so); every other
+    string is escaped here."""
     e = html.escape
+    html_parts = html_parts or {}
     created = created or datetime.now(UTC)
     used, available = list(used), list(available)
     flagged = np.isfinite(probability) and probability >= threshold
@@ -100,15 +101,15 @@ def render_report(
             f"<h2>Attributions</h2><p class='muted'>Method: {e(method.replace('_', ' '))}. "
             "Vermillion raises the risk, blue lowers it.</p>"
         )
-    for m in MODALITIES:
+    for m in amff.MODALITIES:
         if f"attribution_{m.value}" in figures:
             parts += [
                 f"<h2>{e(charts.modality_title(m))}</h2>",
                 figure_html(figures[f"attribution_{m.value}"], first),
             ]
             first = False
-        if m is Modality.TEXT and note_html:
-            parts += [f"<h2>{e(charts.modality_title(m))}</h2>", note_html]
+        if html_parts.get(m.value):
+            parts += [f"<h2>{e(charts.modality_title(m))}</h2>", html_parts[m.value]]
     if record is not None and len(record):
         parts += [
             "<h2>Record values</h2>",
@@ -121,7 +122,7 @@ def render_report(
 def patient_report(
     model: Any,
     model_name: str,
-    patient: Patient,
+    patient: amff.Patient,
     used: tuple[str, ...],
     available: tuple[str, ...],
     result: Mapping[str, float],
@@ -129,9 +130,8 @@ def patient_report(
     truth: Mapping[str, Any],
     method: str,
 ) -> str:
-    """Compute every attribution for the sources used and render the report."""
-    from amff import explain
-
+    """Compute every attribution for the sources used and render the report (each source's
+    panel from panels.py, as on the page)."""
     figures: dict[str, go.Figure] = {}
     weights = reasons["weight"].dropna()
     if len(weights) and len(weights) == len(reasons):
@@ -139,49 +139,19 @@ def patient_report(
     figures["drop_one"] = charts.drop_one_figure(reasons["drop_one_probability"].to_dict())
     notice = None
     try:
-        found = explain.attribute_all(model, patient, method, used)
-    except InputError as exc:  # the prediction is still worth a report
+        found = amff.explain.attribute_all(model, patient, method, used)
+    except amff.InputError as exc:  # the prediction is still worth a report
         found, notice = {}, f"Attributions could not be computed: {exc}"
-    note = None
+    html_parts: dict[str, str] = {}
     record = None
-    signed = method != "saliency"  # saliency gives sizes only
     for name, attribution in found.items():
-        frame = attribution.frame()
-        if name == Modality.TABULAR.value:
-            flags = model.preprocessor.tabular.out_of_range(patient.record)
-            frame["flag"] = [flags.get(label, "") for label in frame["label"]]
-            frame["label"] = [charts.feature_label(label) for label in frame["label"]]
-            figures[f"attribution_{name}"] = charts.record_attribution_figure(frame, signed=signed)
-            record = pd.DataFrame(
-                {
-                    "feature": frame["label"],
-                    "value": [charts.value_text(v) for v in frame["value"]],
-                    "usual range": [
-                        {"low": "below", "high": "above"}.get(f, "") for f in frame["flag"]
-                    ],
-                    "attribution": frame["attribution"].round(4),
-                }
-            )
-        elif name == Modality.TEXT.value:
-            ends = list(attribution.extra.get("end", []))
-            note = charts.note_html(
-                patient.note or "",
-                attribution.extra.get("start", []),
-                ends,
-                attribution.values,
-                read_until=max(ends) if ends else 0,
-                signed=signed,
-            )
-        elif name == Modality.IMAGE.value:
-            figures[f"attribution_{name}"] = charts.image_overlay_figure(
-                np.asarray(attribution.inputs),
-                charts.smooth_heatmap(attribution.values, 1.5),
-                0.5,
-                title="Smoothed (1.5-pixel Gaussian blur)",
-                signed=signed,
-            )
-        else:
-            figures[f"attribution_{name}"] = charts.genes_figure(frame, signed=signed)
+        part = panels.panel(name).report(model, patient, attribution)
+        if part.figure is not None:
+            figures[f"attribution_{name}"] = part.figure
+        if part.html is not None:
+            html_parts[name] = part.html
+        if part.table is not None:
+            record = part.table
     return render_report(
         patient_id=patient.patient_id,
         model_name=model_name,
@@ -192,7 +162,7 @@ def patient_report(
         reference=result["reference"],
         truth=truth,
         figures=figures,
-        note_html=note,
+        html_parts=html_parts,
         record=record,
         method=method,
         notice=notice,
@@ -206,4 +176,4 @@ def _percent(value: Any) -> str:
 
 
 def _names(names: list[str]) -> str:
-    return ", ".join(Modality(n).label for n in names) or "none"
+    return ", ".join(amff.Modality(n).label for n in names) or "none"

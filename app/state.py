@@ -23,9 +23,6 @@ import pandas as pd
 import streamlit as st
 
 import amff
-from amff.data.cohort import Cohort, Patient
-from amff.modalities import MODALITIES, Modality, all_subsets, subset_name
-from amff.modalities.tabular import parse_clinical
 
 REPO = Path(__file__).resolve().parent.parent
 MODEL_KINDS = {"amff": "AMFF-HT", "early": "Early fusion", "late": "Late fusion"}
@@ -71,9 +68,29 @@ def predictor(path: str) -> Any:
     return amff.load(path)
 
 
+@dataclass(frozen=True)
+class CurrentModel:
+    """The model chosen in the sidebar: its kind, folder and loaded predictor, and every
+    shipped model found (kind -> folder, AMFF-HT first)."""
+
+    kind: str
+    path: str
+    model: Any
+    models: dict[str, str]
+
+
+def current_model() -> CurrentModel | None:
+    """The model chosen in the sidebar, loaded (once per process); None without a checkpoint."""
+    models = available_models()
+    if not models:
+        return None
+    kind = selected_model(models)
+    return CurrentModel(kind, models[kind], predictor(models[kind]), models)
+
+
 # -- the held-out cohort -----------------------------------------------------------------------
 @st.cache_data(show_spinner="Reading the held-out patients...", max_entries=4)
-def demo_cohort(path: str) -> Cohort:
+def demo_cohort(path: str) -> amff.Cohort:
     cohort = amff.read_cohort(path)
     _read_whole().add(path)
     return cohort
@@ -96,24 +113,22 @@ class CohortIndex:
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def cohort_index(path: str) -> CohortIndex:
-    """From clinical.csv and truth.csv only, so the first page does not wait for the images
-    and RNA-seq of every patient."""
-    folder = Path(path)
-    clinical, labels = parse_clinical((folder / "clinical.csv").read_bytes(), "clinical.csv")
+    """From clinical.csv and truth.csv only (amff.read_index), so the first page does not
+    wait for the images and RNA-seq of every patient."""
+    index = amff.read_index(path)
     p_true: dict[str, float] = {}
-    if (folder / "truth.csv").is_file():
-        truth = pd.read_csv(folder / "truth.csv", dtype={"patient_id": str})
-        if "p_true" in truth.columns:
-            p_true = dict(zip(truth["patient_id"], truth["p_true"].astype(float)))
+    if index.truth is not None and "p_true" in index.truth.columns:
+        p_true = {str(k): float(v) for k, v in index.truth["p_true"].items()}
+    labels = index.labels
     return CohortIndex(
-        ids=[str(i) for i in clinical.index],
+        ids=index.ids,
         labels={} if labels is None else {str(k): int(v) for k, v in labels.items()},
         p_true=p_true,
     )
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def demo_patient(path: str, patient_id: str) -> Patient:
+def demo_patient(path: str, patient_id: str) -> amff.Patient:
     """One held-out patient: from the cached cohort once it is read whole, else read alone
     (the first prediction after a start does not wait for the whole cohort)."""
     if path in _read_whole():
@@ -128,12 +143,9 @@ def encoded_cohort(model_path: str, cohort_path: str) -> Any:
 
 
 @st.cache_resource(show_spinner=False, max_entries=128)
-def encoded_patient(model_path: str, patient_key: str, _patient: Patient) -> Any:
+def encoded_patient(model_path: str, patient_key: str, _patient: amff.Patient) -> Any:
     """Level 1 for one patient, cached by a key that identifies its data."""
-    model = predictor(model_path)
-    # a one-patient cohort with every gene the RNA normalisation needs
-    one = Cohort.from_patients([_patient], features=model.features, genes=rna_genes(model))
-    return model.encode(one)
+    return predictor(model_path).encode(_patient)
 
 
 # -- predictions and metrics -------------------------------------------------------------------
@@ -156,12 +168,10 @@ def cohort_predictions(
 
 def subset_metrics(frame: pd.DataFrame, threshold: float) -> dict[str, float]:
     """Held-out metrics over the patients with a prediction (AUROC, F1, accuracy, ...)."""
-    from amff import metrics  # scikit-learn: imported when a page first needs it
-
     keep = frame["probability"].notna().to_numpy()
     y = frame["label"].to_numpy()[keep]
     p = frame["probability"].to_numpy()[keep]
-    return metrics.all_metrics(y, p, threshold)
+    return amff.metrics.all_metrics(y, p, threshold)  # scikit-learn, imported on first use
 
 
 @st.cache_data(show_spinner="Scoring every combination of sources...", max_entries=8)
@@ -169,10 +179,10 @@ def all_subset_metrics(model_path: str, cohort_path: str) -> pd.DataFrame:
     """One row per modality subset (15): AUROC, AUPRC, F1, accuracy, Brier, patients."""
     threshold = predictor(model_path).threshold
     rows = {}
-    for subset in all_subsets():
+    for subset in amff.all_subsets():
         names = tuple(m.value for m in subset)
         found = subset_metrics(cohort_predictions(model_path, cohort_path, names), threshold)
-        rows[subset_name(subset)] = found
+        rows[amff.subset_name(subset)] = found
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
@@ -181,7 +191,7 @@ def hard_cases(model_path: str, cohort_path: str) -> dict[str, pd.DataFrame]:
     """'misclassified' (wrong at the threshold, most confident first) and 'near' (every
     patient, closest to the threshold first), with every available modality."""
     threshold = predictor(model_path).threshold
-    frame = cohort_predictions(model_path, cohort_path, tuple(m.value for m in MODALITIES))
+    frame = cohort_predictions(model_path, cohort_path, tuple(m.value for m in amff.MODALITIES))
     frame = frame.dropna(subset=["probability"]).copy()
     frame["flagged"] = frame["probability"] >= threshold
     frame["distance"] = (frame["probability"] - threshold).abs()
@@ -198,27 +208,16 @@ def hard_cases(model_path: str, cohort_path: str) -> dict[str, pd.DataFrame]:
 def attribution(
     model_path: str,
     patient_key: str,
-    _patient: Patient,
+    _patient: amff.Patient,
     modality: str,
     method: str,
     modalities: tuple[str, ...],
 ) -> Any:
     """Captum attributions inside one modality (amff.explain.attribute), cached."""
-    from amff import explain
-
-    return explain.attribute(predictor(model_path), _patient, modality, method, modalities)
+    return amff.explain.attribute(predictor(model_path), _patient, modality, method, modalities)
 
 
 # -- training and experiments ------------------------------------------------------------------
-@st.cache_data(show_spinner=False, max_entries=8)
-def checkpoint_json(path: str, name: str) -> Any:
-    """history.json / metrics.json / config.json of a checkpoint (None when absent)."""
-    file = Path(path) / name
-    if not file.is_file():
-        return None
-    return json.loads(file.read_text(encoding="utf-8"))
-
-
 @st.cache_data(show_spinner=False, ttl=60)
 def results_listing(path: str) -> dict[str, Any]:
     """What the experiments wrote: results.json (parsed), figures, HTML, REPRODUCTION.md."""
@@ -247,19 +246,13 @@ def selected_model(models: dict[str, str]) -> str:
     return kind if kind in models else next(iter(models))
 
 
-def rna_genes(model: Any) -> list[str]:
-    """Every gene an RNA-seq upload must have: the model reads a selection of them, but
-    normalises by the library of all the training genes."""
-    return list(getattr(model.preprocessor.rna, "library_genes", None) or model.genes)
-
-
-def toggle_key(modality: Modality) -> str:
+def toggle_key(modality: amff.Modality) -> str:
     return f"use_{modality.value}"
 
 
 def chosen_modalities() -> tuple[str, ...]:
     """The modalities switched on (all four until the user switches one off)."""
-    return tuple(m.value for m in MODALITIES if st.session_state.get(toggle_key(m), True))
+    return tuple(m.value for m in amff.MODALITIES if st.session_state.get(toggle_key(m), True))
 
 
 def as_probability_text(value: float) -> str:

@@ -34,7 +34,13 @@ st.set_page_config(
 
 VIEWS = Path(__file__).resolve().parent / "views"
 pages = [
-    st.Page(VIEWS / "patient.py", title="Patient", icon=":material/person:", default=True),
+    st.Page(
+        VIEWS / "patient" / "page.py",
+        title="Patient",
+        icon=":material/person:",
+        url_path="patient",
+        default=True,
+    ),
     st.Page(
         VIEWS / "cohort.py",
         title="Cohort and ablation",

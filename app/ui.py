@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import streamlit as st
 
-from amff.modalities import MODALITIES, Modality
+import amff
 from app import charts, state
 
 DISCLAIMER = "Synthetic patients; not for clinical decisions."
@@ -89,10 +89,10 @@ def modality_toggles_ui(
 
     Returns the sources switched on that are available.
     """
-    have = {m.value for m in MODALITIES} if available is None else set(available)
+    have = {m.value for m in amff.MODALITIES} if available is None else set(available)
     reasons = reasons or {}
-    columns = st.columns(len(MODALITIES))
-    for column, m in zip(columns, MODALITIES):
+    columns = st.columns(len(amff.MODALITIES))
+    for column, m in zip(columns, amff.MODALITIES):
         with column:
             if m.value in have:
                 st.toggle(
@@ -112,6 +112,15 @@ def modality_toggles_ui(
                 )
                 st.caption(f"Not available: {reasons.get(m.value, f'no {m.label}')}")
     return tuple(m for m in state.chosen_modalities() if m in have)
+
+
+def require_model() -> state.CurrentModel | None:
+    """The model chosen in the sidebar, loaded; None, after saying how to make one, when no
+    checkpoint exists (the page then stops)."""
+    current = state.current_model()
+    if current is None:
+        no_model_ui()
+    return current
 
 
 def no_model_ui() -> None:
@@ -134,7 +143,7 @@ feature_label = charts.feature_label  # display names of record features, with u
 
 def source_title(name: str) -> str:
     """'Clinical record', 'RNA-seq': the label with a capital first letter only."""
-    label = Modality(name).label
+    label = amff.Modality(name).label
     return label[:1].upper() + label[1:]
 
 
@@ -143,7 +152,7 @@ def model_label(kind: str) -> str:
 
 
 def modality_label(name: str) -> str:
-    return Modality(name).label
+    return amff.Modality(name).label
 
 
 def sources_text(names: Iterable[str]) -> str:

@@ -18,11 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from amff import InputError, Patient
-from amff.data.images import decode_image
-from amff.modalities.rna import parse_rnaseq
-from amff.modalities.tabular import parse_clinical
-from amff.modalities.text import MAX_NOTE_CHARS
+import amff
 
 UPLOADED_ID = "uploaded patient"
 EXAMPLE_FILES = ("record.csv", "note.txt", "image.png", "rnaseq.csv")
@@ -45,16 +41,16 @@ def parse_record(data: bytes, name: str, features: Sequence[str], numeric: Seque
     Columns the model does not know are refused (they are usually typos); features the file
     lacks are treated as missing values.
     """
-    clinical, labels = parse_clinical(data, name)
+    clinical, labels = amff.parse_clinical(data, name)
     if len(clinical) != 1:
-        raise InputError(
+        raise amff.InputError(
             f"{name}: {len(clinical)} patient rows; the record upload takes one patient "
             "(one header row and one data row)"
         )
     known = set(features)
     unknown = [str(c) for c in clinical.columns if str(c) not in known]
     if unknown:
-        raise InputError(
+        raise amff.InputError(
             f"{name}: column {unknown[0]!r} is not a feature of this model"
             + (f" ({len(unknown)} unknown columns)" if len(unknown) > 1 else "")
             + f"; use the model's feature names, e.g. {', '.join(list(features)[:5])}, ... "
@@ -63,13 +59,13 @@ def parse_record(data: bytes, name: str, features: Sequence[str], numeric: Seque
     row = clinical.iloc[0]
     for feature in numeric:
         if feature in row.index and not pd.api.types.is_float_dtype(clinical[feature]):
-            raise InputError(
+            raise amff.InputError(
                 f"{name}: {feature!r} must be a number but is {str(row[feature])[:20]!r}; fix "
                 "the value or leave the cell empty"
             )
     record = row.reindex(list(features))
     if not bool(record.notna().any()):
-        raise InputError(f"{name}: every feature is empty; fill in at least one value")
+        raise amff.InputError(f"{name}: every feature is empty; fill in at least one value")
     missing = int(record.isna().sum())
     notices = (
         [f"{missing} of {len(features)} values missing (the model accepts gaps)"] if missing else []
@@ -93,13 +89,15 @@ def parse_note(data: bytes, name: str) -> Part:
     """A clinical note as a UTF-8 text file. Long notes are kept whole and flagged: the model
     reads the first MAX_NOTE_CHARS characters."""
     if not data:
-        raise InputError(f"{name}: the file is empty; give a note with some text")
+        raise amff.InputError(f"{name}: the file is empty; give a note with some text")
     if b"\x00" in data[:4096]:
-        raise InputError(f"{name}: this is a binary file, not text; save the note as a .txt file")
+        raise amff.InputError(
+            f"{name}: this is a binary file, not text; save the note as a .txt file"
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InputError(
+        raise amff.InputError(
             f"{name}: not UTF-8 text (byte {exc.start:,} cannot be read); save the note as "
             "UTF-8 plain text"
         ) from None
@@ -109,19 +107,19 @@ def parse_note(data: bytes, name: str) -> Part:
 def note_part(text: str, name: str) -> Part:
     """A note typed into the text box (or decoded from a file), with a notice when long."""
     if not text.strip():
-        raise InputError(f"{name}: the note is empty; give some text")
+        raise amff.InputError(f"{name}: the note is empty; give some text")
     notices = []
-    if len(text) > MAX_NOTE_CHARS:
+    if len(text) > amff.MAX_NOTE_CHARS:
         notices.append(
             f"The note has {len(text):,} characters; the model reads the first "
-            f"{MAX_NOTE_CHARS:,} of them"
+            f"{amff.MAX_NOTE_CHARS:,} of them"
         )
     return Part(text, name, notices)
 
 
 def parse_image(data: bytes, name: str) -> Part:
     """A PNG, JPEG or DICOM image, made grayscale (amff's decoder)."""
-    image = decode_image(data, name)
+    image = amff.decode_image(data, name)
     height, width = image.shape
     return Part(image, name, [f"{width} x {height} pixels, read as grayscale"])
 
@@ -131,16 +129,16 @@ def parse_rna(data: bytes, name: str, genes: Sequence[str]) -> Part:
 
     Every gene the model uses must be there; extra genes are ignored (and said so).
     """
-    counts = parse_rnaseq(data, name, None)
+    counts = amff.parse_rnaseq(data, name, None)
     if len(counts) != 1:
-        raise InputError(
+        raise amff.InputError(
             f"{name}: {len(counts)} patient rows; the RNA-seq upload takes one patient "
             "(one header row and one data row)"
         )
     have = set(counts.columns)
     missing = [g for g in genes if g not in have]
     if missing:
-        raise InputError(
+        raise amff.InputError(
             f"{name}: {len(missing)} of the model's {len(genes)} genes are missing, e.g. "
             f"{', '.join(missing[:3])}; give a count for every gene (0 if none; download the "
             "example to see the gene list)"
@@ -158,13 +156,13 @@ def build_patient(
     image: np.ndarray | None = None,
     rna: pd.Series | None = None,
     label: int | None = None,
-) -> Patient:
+) -> amff.Patient:
     """The uploaded patient; InputError when no part was given."""
     if record is None and note is None and image is None and rna is None:
-        raise InputError(
+        raise amff.InputError(
             "no data yet: upload at least one of a record, a note, an image or RNA-seq counts"
         )
-    return Patient(
+    return amff.Patient(
         patient_id=(patient_id or UPLOADED_ID).strip() or UPLOADED_ID,
         record=record,
         note=note,
@@ -174,7 +172,7 @@ def build_patient(
     )
 
 
-def fingerprint(patient: Patient) -> str:
+def fingerprint(patient: amff.Patient) -> str:
     """A short hash of a patient's data: the cache key for its encoding and explanations."""
     digest = hashlib.sha256()
     digest.update(str(patient.patient_id).encode())

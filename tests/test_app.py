@@ -33,7 +33,7 @@ from amff.modalities import MODALITIES
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from app import report, state, uploads  # noqa: E402
+from app import report, uploads  # noqa: E402
 
 APP = REPO / "app" / "streamlit_app.py"
 RISK = "Predicted risk"
@@ -134,7 +134,7 @@ def predict_one(predictor, patient, subset=None) -> float:
     RNA normalisation needs (`Predictor.predict(patient)` keeps only the genes the model
     reads)."""
     one = Cohort.from_patients(
-        [patient], features=predictor.features, genes=state.rna_genes(predictor)
+        [patient], features=predictor.features, genes=predictor.library_genes
     )
     return float(predictor.predict(one, subset).iloc[0]["probability"])
 
@@ -269,10 +269,27 @@ def test_selections_persist_across_pages(cohort):
     risk = shown_risk(at)
     at.switch_page("views/cohort.py").run()
     assert at.toggle(key="use_text").value is False  # the same sources on the cohort page
-    at.switch_page("views/patient.py").run()
+    at.switch_page("views/patient/page.py").run()
     no_exception(at)
     assert at.selectbox(key="patient_id").value == pid
     assert shown_risk(at) == risk
+
+
+def test_the_picker_index_is_read_and_validated_like_the_cohort(setup, cohort, tmp_path):
+    index = amff.read_index(setup.cohort)
+    assert index.ids == cohort.ids
+    assert (index.labels is None) == (cohort.labels is None)
+    if cohort.labels is not None:
+        assert index.labels.equals(cohort.labels)
+    if cohort.truth is not None:
+        pd.testing.assert_frame_equal(index.truth, cohort.truth)
+    assert index.notes == {} and index.images == {} and index.rnaseq is None
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "clinical.csv").write_text("patient_id,label,age\nA,0,50\nB,1,60\n")
+    (folder / "truth.csv").write_text("patient_id,p_true\nA,0.2\nA,0.3\n")
+    with pytest.raises(amff.InputError, match="truth.csv"):
+        amff.read_index(folder)
 
 
 # -- uploads -------------------------------------------------------------------------------------
@@ -434,7 +451,7 @@ def test_the_example_bundle_matches_the_shipped_model(setup, predictor):
         record=record.value,
         note=uploads.parse_note(read("note.txt"), "note.txt").value,
         image=uploads.parse_image(read("image.png"), "image.png").value,
-        rna=uploads.parse_rna(read("rnaseq.csv"), "rnaseq.csv", state.rna_genes(predictor)).value,
+        rna=uploads.parse_rna(read("rnaseq.csv"), "rnaseq.csv", predictor.library_genes).value,
     )
     assert len(patient.modalities) == 4
     assert np.isfinite(predict_one(predictor, patient))
@@ -556,7 +573,7 @@ def test_the_patient_report_embeds_figures_and_escapes_user_text(predictor, coho
     from amff import explain
 
     one = Cohort.from_patients(
-        [patient], features=predictor.features, genes=state.rna_genes(predictor)
+        [patient], features=predictor.features, genes=predictor.library_genes
     )
     reasons = explain.modality_importance(predictor, one).set_index("modality")
     p = predict_one(predictor, patient)

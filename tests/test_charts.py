@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import amff
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app import charts  # noqa: E402
@@ -22,8 +24,8 @@ def test_weight_bars_cover_only_the_present_modalities():
     assert np.allclose(bars.x, [60.0, 40.0])
     assert "%" in fig.layout.xaxis.title.text
     assert list(bars.marker.color) == [
-        charts.MODALITY_COLORS[charts.Modality.TABULAR],
-        charts.MODALITY_COLORS[charts.Modality.IMAGE],
+        charts.MODALITY_COLORS[amff.Modality.TABULAR],
+        charts.MODALITY_COLORS[amff.Modality.IMAGE],
     ]
 
 
@@ -220,3 +222,33 @@ def test_architecture_dot_names_every_source_and_both_levels():
 def test_palette_is_okabe_ito():
     assert set(charts.MODALITY_COLORS.values()) <= set(charts.OKABE_ITO.values())
     assert set(charts.MODEL_COLORS.values()) <= set(charts.OKABE_ITO.values())
+
+
+def test_generic_attribution_bars_sort_by_size_and_keep_the_sign():
+    frame = pd.DataFrame(
+        {"label": ["a", "b", "c"], "value": [1.0, 2.5, "x"], "attribution": [0.1, -0.3, 0.2]}
+    )
+    fig = charts.attribution_bars_figure(frame, "Proteins", k=2)
+    (bars,) = fig.data
+    assert list(bars.y) == ["b = 2.5", "c = x"]
+    assert list(bars.marker.color) == [charts.RISK_DOWN, charts.RISK_UP]
+    assert fig.layout.title.text.startswith("Proteins")
+    unsigned = charts.attribution_bars_figure(frame, "Proteins", signed=False).data[0]
+    assert set(unsigned.marker.color) == {charts.SENSITIVITY}
+
+
+def test_every_modality_has_its_panel_and_any_other_gets_the_generic_one():
+    from types import SimpleNamespace
+
+    from app import panels
+
+    for m in amff.MODALITIES:
+        assert panels.panel(m.value) is panels.PANELS[m.value]
+        assert panels.panel(m.value) is not panels.GENERIC
+    assert panels.panel("proteomics") is panels.GENERIC
+    frame = pd.DataFrame({"label": ["p1", "p2"], "value": [3.0, 4.0], "attribution": [0.5, -1.0]})
+    found = SimpleNamespace(modality="proteomics", method="saliency", frame=lambda: frame)
+    part = panels.GENERIC.report(None, None, found)
+    assert part.html is None and part.table is None
+    assert list(part.figure.data[0].y) == ["p2 = 4", "p1 = 3"]
+    assert "proteomics" in part.figure.layout.title.text

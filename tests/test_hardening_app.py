@@ -543,7 +543,6 @@ def test_one_patient_with_rna_is_predicted_by_the_shipped_model() -> None:
     """The shipped model reads 256 of its 2,000 genes but normalises by all of them: a picked
     patient and an RNA-seq upload (all 2,000 genes) must both be predicted. (Found broken
     during the hardening work: one-patient cohorts were built with the 256 genes only.)"""
-    from app import state
 
     predictor = amff.load(SHIPPED)
     with open(DEMO / "rnaseq.csv", encoding="utf-8") as counts:
@@ -554,7 +553,7 @@ def test_one_patient_with_rna_is_predicted_by_the_shipped_model() -> None:
     rna = patient.rna.to_frame().T
     rna.insert(0, "patient_id", "UP-1")
     data = rna.to_csv(index=False).encode()
-    part = uploads.parse_rna(data, "rna.csv", state.rna_genes(predictor))
+    part = uploads.parse_rna(data, "rna.csv", predictor.library_genes)
     uploaded = uploads.build_patient(None, rna=part.value)
     assert predictor.predict_one(uploaded)["probability"] == pytest.approx(
         predictor.predict_one(uploads.build_patient(None, rna=patient.rna))["probability"]

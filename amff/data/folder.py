@@ -191,7 +191,10 @@ def read_index(path: str | os.PathLike[str]) -> Cohort:
     folder = Path(path)
     clinical_path = clinical_csv(folder)
     clinical, labels = parse_clinical(read_bytes(clinical_path), str(clinical_path))
-    return Cohort(clinical, labels, truth=read_truth(folder), meta=read_meta(folder))
+    truth = read_truth(folder)
+    if truth is not None:
+        truth = truth.loc[truth.index.isin(set(clinical.index))]
+    return Cohort(clinical, labels, truth=truth, meta=read_meta(folder))
 
 
 def read_truth(folder: Path) -> pd.DataFrame | None:

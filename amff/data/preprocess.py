@@ -19,7 +19,7 @@ import torch
 from amff.data.cohort import Cohort
 from amff.data.dataset import Batch
 from amff.errors import InputError
-from amff.modalities import BUILTIN, MODALITIES, Modality
+from amff.modalities import BUILTIN, MODALITIES, NAMES, Modality
 from amff.modalities.spec import ModalityPreprocessor
 from amff.modalities.text import MAX_NOTE_CHARS
 
@@ -126,18 +126,19 @@ class Preprocessor:
         return json.dumps({name: part.to_dict() for name, part in self.parts.items()})
 
     @classmethod
-    def from_json(cls, text: str, files: dict[str, str] | str) -> Preprocessor:
-        """From preprocess.json and the extra files (a str is tokenizer.json's text)."""
+    def from_json(
+        cls, text: str, files: dict[str, str] | str, modalities: Sequence[str] | None = None
+    ) -> Preprocessor:
+        """From preprocess.json and the extra files (a str is tokenizer.json's text), in the
+        order of `modalities` (default: registry order)."""
         if isinstance(files, str):
             files = {"tokenizer.json": files}
         try:
             data = json.loads(text)
-            return cls(
-                {
-                    name: Modality(name).spec.preprocessor_from_dict(d, files)
-                    for name, d in data.items()
-                }
-            )
+            order = list(modalities) if modalities is not None else list(NAMES)
+            order = [n for n in order if n in data] + [n for n in data if n not in order]
+            parts = {n: Modality(n).spec.preprocessor_from_dict(data[n], files) for n in order}
+            return cls(parts)
         except Exception as exc:  # any malformed field: one clear message
             raise InputError(
                 f"preprocess.json or tokenizer.json is malformed ({type(exc).__name__}: "

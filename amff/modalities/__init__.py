@@ -104,6 +104,9 @@ class _Names(_Registered):
     def __getitem__(self, i):  # type: ignore[no-untyped-def, override]
         return tuple(_REGISTRY)[i]
 
+    def __repr__(self) -> str:
+        return f"NAMES{tuple(self)}"
+
 
 MODALITIES: Sequence[Modality] = _Registered()
 NAMES: Sequence[str] = _Names()  # type: ignore[assignment]

@@ -19,7 +19,7 @@ def facts_ui(model: Any, kind: str) -> None:
 - **Decision threshold:** {100 * model.threshold:.1f}% (chosen on validation patients)
 - **Clinical record:** {len(model.features)} features
 - **Medical image:** {model.image_size} x {model.image_size} pixels, grayscale
-- **RNA-seq:** {len(model.genes):,} of {len(state.rna_genes(model)):,} genes read by the model
+- **RNA-seq:** {len(model.genes):,} of {len(model.library_genes):,} genes read by the model
   (raw counts, made log-CPM over all of them)
 """
     )
@@ -101,11 +101,10 @@ in the dashboard reruns only the second level, so the answer comes back at once.
   far outside the training range are flagged, but the model may still be unreliable there.
 """
     )
-    models = state.available_models()
-    if models:
-        kind = state.selected_model(models)
+    current = state.current_model()
+    if current is not None:
         st.subheader("This checkpoint")
-        facts_ui(state.predictor(models[kind]), kind)
+        facts_ui(current.model, current.kind)
 
 
 model_card_page()

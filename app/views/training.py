@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from amff.modalities import NAMES, Modality
+import amff
 from app import charts, state, ui
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ def training_curves_ui(model: Any, kind: str) -> None:
     if members:
         text += (
             "; late fusion trains one model per source, so each source has its own curves ("
-            + ", ".join(Modality(m).label for m in members if m in NAMES)
+            + ", ".join(amff.Modality(m).label for m in members if m in amff.NAMES)
             + ")"
         )
     st.caption(text + ". Dashed: training patients; solid: validation patients (20% held back).")
@@ -67,7 +67,9 @@ def held_out_ui(model: Any) -> None:
             border=True,
         )
     table = pd.DataFrame(subsets).T
-    table.index = [" + ".join(Modality(p).label for p in name.split("+")) for name in table.index]
+    table.index = [
+        " + ".join(amff.Modality(p).label for p in name.split("+")) for name in table.index
+    ]
     keep = [c for c in ("auroc", "auprc", "f1", "accuracy", "brier", "n") if c in table.columns]
     shown = table[keep].rename(
         columns={
@@ -169,14 +171,12 @@ def figures_ui(results: dict[str, Any], pngs: list[str]) -> None:
     """The reproduction's figures, interactive when amff.figures can draw them, else PNGs."""
     specs = []
     try:
-        from amff import figures
-
-        specs = figures.build_all(results)
+        specs = amff.figures.build_all(results)
     except Exception:  # an incomplete results.json: fall back to the PNGs on disk
         log.warning("could not rebuild the reproduction figures; showing the PNGs", exc_info=True)
     if specs:
         for spec in specs:  # each figure carries its own title
-            st.plotly_chart(figures.to_plotly(spec), key=f"figure_{spec.name}")
+            st.plotly_chart(amff.figures.to_plotly(spec), key=f"figure_{spec.name}")
             if getattr(spec, "caption", ""):
                 st.caption(spec.caption)
         return
@@ -185,17 +185,14 @@ def figures_ui(results: dict[str, Any], pngs: list[str]) -> None:
 
 
 def training_page() -> None:
-    models = state.available_models()
-    if not models:
-        ui.no_model_ui()
+    current = ui.require_model()
+    if current is None:
         return
-    kind = state.selected_model(models)
-    model = state.predictor(models[kind])
     st.title("Training and experiments")
     st.subheader("How the loaded model learned")
-    training_curves_ui(model, kind)
+    training_curves_ui(current.model, current.kind)
     st.subheader("Held-out results of the loaded model")
-    held_out_ui(model)
+    held_out_ui(current.model)
     st.subheader("Reproducing the paper")
     experiments_ui()
 
