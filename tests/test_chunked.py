@@ -13,7 +13,8 @@ from toy import make_toy_cohort
 
 import amff
 from amff import predictor as predictor_module
-from amff.cli import evaluate_cohort, main
+from amff.cli import main
+from amff.cli.evaluate import evaluate_cohort
 from amff.data.cohort import Cohort, read_cohort
 from amff.errors import InputError
 from amff.predictor import CohortChunks, encode_folder, predict_chunk
