@@ -5,8 +5,8 @@ import subprocess
 import sys
 
 import pandas as pd
-import torch
 import pytest
+import torch
 from toy import make_toy_cohort
 
 from amff.cli import main
