@@ -1,4 +1,4 @@
-"""`python -m amff bench --out bench.json`: speed and memory, measured in one run.
+"""Speed and memory, measured in one run (`python -m amff bench --out bench.json`).
 
 Targets (issue 3, 5, 6): train throughput ratio AMFF-HT / early fusion >= 0.9, train MFU >=
 0.5, one patient from files <= 30 ms, a modality toggle <= 2 ms, all 15 subsets over 4,000
@@ -9,7 +9,6 @@ JSON says whether each target was met.
 
 from __future__ import annotations
 
-import argparse
 import json
 import platform
 import resource
@@ -203,28 +202,3 @@ def _finish(results: dict[str, Any], out: Path) -> dict[str, Any]:
     results["targets"] = met
     out.write_text(json.dumps(results, indent=1) + "\n")
     return results
-
-
-def add_cli(subparsers: Any) -> None:
-    parser = subparsers.add_parser("bench", help="speed and memory benchmarks as JSON")
-    parser.add_argument("--out", default="bench.json")
-    parser.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
-    parser.set_defaults(func=_cli)
-
-
-def _cli(args: argparse.Namespace) -> int:
-    results = run_bench(Path(args.out), quick=args.quick)
-    for key, item in results.get("targets", {}).items():
-        say(
-            f"{key}: {item['value']:.4g} (target {item['target']}: "
-            f"{'met' if item['met'] else 'NOT met'})"
-        )
-    say(f"peak memory {results['peak_rss_mb']:.0f} MB; all figures in {args.out}")
-    return 0
-
-
-def say(text: str, error: bool = False) -> None:
-    """Command output through the CLI's single writer."""
-    from amff.cli import say as cli_say
-
-    cli_say(text, error)

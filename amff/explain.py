@@ -75,18 +75,12 @@ respect to the inputs only, inside `torch.enable_grad()` scoped to the call.
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import math
-import os
-import shutil
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -887,68 +881,6 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-# -- command line --------------------------------------------------------------------------
-def add_cli(subparsers: Any) -> None:
-    """`python -m amff explain --checkpoint C --data DIR --patient ID --out DIR`."""
-    p = subparsers.add_parser(
-        "explain", help="explain one patient's prediction: JSON and four PNG panels"
-    )
-    p.add_argument("--checkpoint", required=True, help="checkpoint folder")
-    p.add_argument("--data", required=True, help="cohort folder that holds the patient")
-    p.add_argument("--patient", required=True, help="the patient_id to explain")
-    p.add_argument("--out", required=True, help="folder to write (must be new or empty)")
-    p.add_argument("--modalities", help="comma-separated subset, e.g. tabular,image (default all)")
-    p.add_argument("--method", choices=METHODS, default="integrated_gradients")
-    p.add_argument("--steps", type=int, default=32, help="integration steps (default 32)")
-    p.add_argument(
-        "--image-baseline",
-        choices=tuple(IMAGE_BASELINES),
-        default="mean",
-        help="what the image attributions are measured against (default: the training mean)",
-    )
-    p.set_defaults(func=_cmd_explain)
-
-
-def _cmd_explain(args: argparse.Namespace) -> int:
-    import amff
-    from amff.data.folder import read_cohort
-    from amff.explain_plots import write_panels
-
-    out = Path(args.out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise InputError(f"--out {out}: already exists and is not empty; choose a new folder")
-    if not out.parent.is_dir():
-        raise InputError(f"--out {out}: folder {out.parent} does not exist; create it first")
-    if args.steps < 2:
-        raise InputError(f"--steps {args.steps}: use at least 2 integration steps")
-    names = None
-    if args.modalities:
-        names = [part.strip() for part in args.modalities.split(",") if part.strip()]
-        try:
-            names = [m.value for m in as_modalities(names)]
-        except InputError as exc:
-            raise InputError(f"--modalities: {exc}") from None
-    predictor = amff.load(args.checkpoint)
-    cohort = read_cohort(args.data, ids=[args.patient])
-    patient = cohort.patient(args.patient)
-    result, attributions, attention = _explain(
-        predictor, patient, names, args.method, args.steps, 50, args.image_baseline
-    )
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        staging.chmod(0o755)  # mkdtemp makes it private; the result is an ordinary folder
-        (staging / "explanation.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
-        write_panels(staging, patient, result, attributions, attention)
-        if out.exists():
-            out.rmdir()  # empty (checked above)
-        os.replace(staging, out)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-    say(f"wrote the explanation of patient {args.patient} to {out}")
-    return 0
-
-
 __all__ = [
     "ATTRIBUTION_LOCK",
     "BASELINES",
@@ -964,10 +896,3 @@ __all__ = [
     "modality_importance",
     "note_words",
 ]
-
-
-def say(text: str, error: bool = False) -> None:
-    """Command output through the CLI's single writer."""
-    from amff.cli import say as cli_say
-
-    cli_say(text, error)

@@ -9,20 +9,24 @@ the dashboard.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from amff import metrics
 from amff.checkpoint import save_checkpoint
-from amff.config import ModelConfig, TrainConfig
+from amff.config import MODEL_KINDS, ModelConfig, TrainConfig
 from amff.modalities import all_subsets, subset_name
+
+if TYPE_CHECKING:
+    from amff.train import Callback
 
 log = logging.getLogger(__name__)
 
 TRAIN_N, TRAIN_SEED = 2000, 0
 TEST_N, TEST_SEED = 4000, 10_000
 DEMO_N = 600
-KINDS = ("amff", "early", "late")
+KINDS = MODEL_KINDS
 DEMO_COHORT = Path(__file__).resolve().parent.parent / "assets" / "demo_cohort"
 CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
 
@@ -51,10 +55,13 @@ def heldout_metrics(predictor: Any, cohort: Any) -> dict[str, Any]:
     return result
 
 
-def make_default_checkpoints(out: Path, epochs: int = 30, quiet: bool = False) -> None:
-    """Simulate, train the three models, evaluate on the held-out cohort, save everything."""
+def make_default_checkpoints(
+    out: Path, epochs: int = TrainConfig().epochs, callbacks: Sequence[Callback] = ()
+) -> None:
+    """Simulate, train the three models, evaluate on the held-out cohort, save everything.
+
+    `callbacks` are the trainer's (the CLI passes a progress bar); results are logged."""
     import amff
-    from amff.cli import TqdmProgress
     from amff.simulator import SimConfig, simulate
     from amff.train import train
 
@@ -66,7 +73,7 @@ def make_default_checkpoints(out: Path, epochs: int = 30, quiet: bool = False) -
             train_cohort,
             ModelConfig(kind=kind),
             TrainConfig(epochs=epochs, seed=TRAIN_SEED),
-            callbacks=[TqdmProgress(quiet)],
+            callbacks=callbacks,
         )
         folder = out / f"{kind}-default"
         save_checkpoint(

@@ -12,7 +12,8 @@ from bad_inputs import BAD_CASES, ODD_CASES, Case, write_cohort
 from toy import make_toy_cohort
 
 import amff
-from amff.cli import evaluate_cohort, main
+from amff.cli import main
+from amff.cli.evaluate import evaluate_cohort
 from amff.data.cohort import Cohort
 from amff.data.folder import CohortChunks, read_cohort
 from amff.errors import InputError
