@@ -20,6 +20,7 @@ from amff.nn.models import build_model
 from amff.predictor import Predictor
 
 NAMES = [m.value for m in MODALITIES]
+METHODS_CHEAP = ("integrated_gradients", "occlusion", "input_x_gradient")
 
 
 # -- fixtures ------------------------------------------------------------------------------
@@ -468,6 +469,44 @@ def test_image_baselines(predictor, patient):
         explain.attribute(predictor, patient, "image", image_baseline="grey")
 
 
+def test_generic_adapter_for_a_modality_without_its_own(predictor, patient, monkeypatch):
+    """A modality with no adapter of its own is attributed through its encoder's one float
+    input, against zeros: on RNA (whose own adapter does exactly that) the same numbers."""
+    from amff.explain import adapters
+
+    own = {m: explain.attribute(predictor, patient, "rna", m, n_steps=16) for m in METHODS_CHEAP}
+    monkeypatch.delitem(adapters.ADAPTERS, "rna")
+    assert adapters.adapter_for("rna") is adapters.GENERIC
+    for method, expected in own.items():
+        found = explain.attribute(predictor, patient, "rna", method, n_steps=16)
+        np.testing.assert_array_equal(found.values, expected.values)
+        assert (found.logit, found.baseline_logit) == (expected.logit, expected.baseline_logit)
+        assert found.delta == expected.delta
+        assert found.baseline == adapters.GenericAdapter.baseline
+        # G genes + the library size: no name list of that length, so f0..f{G}
+        assert found.labels == [f"f{i}" for i in range(len(expected.labels))]
+        np.testing.assert_array_equal(found.inputs, expected.extra["standardised"])
+    monkeypatch.delitem(adapters.ADAPTERS, "tabular")  # three tensors: values, flags, categories
+    with pytest.raises(InputError, match="not one float tensor"):
+        explain.attribute(predictor, patient, "tabular")
+
+
+def test_adapter_lookup_and_feature_names():
+    from amff.explain import adapters
+
+    assert adapters.adapter_for("image").keeps_shape
+    assert adapters.adapter_for("image").window_occlusion
+    assert adapters.adapter_for("genome") is adapters.GENERIC
+    assert not adapters.GENERIC.keeps_shape and not adapters.GENERIC.window_occlusion
+
+    class Named:
+        feature_names = ("a", "b")
+
+    assert adapters.feature_names(Named(), 2) == ["a", "b"]
+    assert adapters.feature_names(Named(), 3) == ["f0", "f1", "f2"]
+    assert adapters.feature_names(None, 2) == ["f0", "f1"]
+
+
 def test_missing_record_values_get_no_attribution(predictor, toy_cohort):
     pid = next(i for i in toy_cohort.ids if np.isnan(toy_cohort.clinical.loc[i, "marker_b"]))
     patient = toy_cohort.patient(pid)
@@ -520,6 +559,27 @@ def test_cli_writes_json_and_four_pngs(trained_toy_checkpoint, cohort_folder, fu
     result = json.loads((out2 / "explanation.json").read_text())
     assert result["modalities"] == ["tabular", "image"] and result["attributions"]["rna"] is None
     assert len(list(out2.glob("*.png"))) == 4
+
+
+def test_write_explanation_writes_what_the_cli_writes(
+    trained_toy_checkpoint, cohort_folder, full_ids, tmp_path
+):
+    from amff.cli import main
+    from amff.data.cohort import read_cohort
+
+    args = ["explain", "--checkpoint", str(trained_toy_checkpoint), "--data", str(cohort_folder)]
+    args += ["--patient", full_ids[0], "--steps", "8"]
+    assert main([*args, "--out", str(tmp_path / "cli")]) == 0
+    predictor = amff.load(trained_toy_checkpoint)
+    patient = read_cohort(cohort_folder, ids=[full_ids[0]]).patient(full_ids[0])
+    parts = explain._explain(predictor, patient, None, "integrated_gradients", 8, 50)
+    (tmp_path / "api").mkdir()  # an empty folder is replaced, like a new one
+    explain.write_explanation(tmp_path / "api", patient, *parts)
+    written = sorted(p.name for p in (tmp_path / "api").iterdir())
+    assert written == sorted(p.name for p in (tmp_path / "cli").iterdir())
+    for name in written:
+        assert (tmp_path / "api" / name).read_bytes() == (tmp_path / "cli" / name).read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["api", "cli"]  # no staging left
 
 
 @pytest.mark.parametrize(
