@@ -82,7 +82,7 @@ def train_throughput(kind: str, cohort: Any, epochs: int = 1) -> dict[str, float
     start = time.perf_counter()
     Trainer(TrainConfig(epochs=epochs, patience=100)).fit(model, train, val)
     seconds = time.perf_counter() - start
-    step_batch = train.index(slice(0, config.batch_size)).trim_text()
+    step_batch = train.index(slice(0, config.batch_size)).trim()
     flops = train_step_flops(model.train(), step_batch)
     steps = epochs * (len(train) // config.batch_size)
     return {

@@ -146,7 +146,7 @@ class Predictor:
         batch = self.preprocessor.transform(cohort)
         parts = []
         for start in range(0, len(batch), ENCODE_CHUNK):
-            part = batch.index(slice(start, start + ENCODE_CHUNK)).trim_text()
+            part = batch.index(slice(start, start + ENCODE_CHUNK)).trim()
             parts.append(self.model.encode(part))
         h = (
             torch.cat(parts)
@@ -284,7 +284,7 @@ def encode_folder(
         del cohort  # the decoded images and counts: only the tensors are needed now
         parts = []
         for start in range(0, len(batch), ENCODE_CHUNK):
-            part = batch.index(slice(start, start + ENCODE_CHUNK)).trim_text()
+            part = batch.index(slice(start, start + ENCODE_CHUNK)).trim()
             parts.append(model.encode(part.to(device)).cpu())  # (n, M, D)
         return Encoded(ids, torch.cat(parts), batch.present.clone(), labels)
 

@@ -73,7 +73,7 @@ def predict_logits(
     present = batch.present if present is None else present
     logits, weights = [], []
     for start in range(0, len(batch), chunk):
-        part = batch.index(slice(start, start + chunk)).trim_text()
+        part = batch.index(slice(start, start + chunk)).trim()
         out = model(part, present[start : start + chunk])
         logits.append(out.logit)
         if out.modality_weights is not None:
@@ -163,7 +163,7 @@ class Trainer:
                 masked = mask_modalities(train.present[idx], cfg.modality_dropout, generator)
                 flips = torch.rand(len(idx), generator=generator) < 0.5 if cfg.augment else None
                 mine = distributed.shard(len(idx), ctx)
-                part = dataset.collate(idx[mine].tolist()).trim_text()
+                part = dataset.collate(idx[mine].tolist()).trim()
                 if flips is not None:
                     part = part.augment(flips[mine])
                 part = part.to(self.device)

@@ -4,10 +4,6 @@ explanation as explanation.json and four PNG panels."""
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -63,26 +59,15 @@ def run(args: argparse.Namespace) -> int:
     import amff
     from amff import explain
     from amff.data.folder import read_cohort
-    from amff.explain_plots import write_panels
 
     names = _check_flags(args)
     out = Path(args.out)
     predictor = amff.load(args.checkpoint)
     cohort = read_cohort(args.data, ids=[args.patient])  # an unknown id is an InputError
     patient = cohort.patient(args.patient)
-    result, attributions, attention = explain._explain(
+    result, attributions, attention = explain.explain_parts(
         predictor, patient, names, args.method, args.steps, 50, args.image_baseline
     )
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        staging.chmod(0o755)  # mkdtemp makes it private; the result is an ordinary folder
-        (staging / "explanation.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
-        write_panels(staging, patient, result, attributions, attention)
-        if out.exists():
-            out.rmdir()  # empty (checked above)
-        os.replace(staging, out)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+    explain.write_explanation(out, patient, result, attributions, attention)
     say(f"wrote the explanation of patient {args.patient} to {out}")
     return 0

@@ -48,7 +48,7 @@ class Batch:
     def to(self, device: torch.device | str) -> Batch:
         return self._map(lambda t: t.to(device))
 
-    def trim_text(self) -> Batch:
+    def trim(self) -> Batch:
         """Drop padding that no patient in this batch uses (saves attention work)."""
         tensors = {name: Modality(name).spec.trim(parts) for name, parts in self.tensors.items()}
         return Batch(tensors, self.present, self.label)

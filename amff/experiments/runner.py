@@ -93,7 +93,7 @@ def encode_modality(predictor: Any, cohort: Any, modality: Any) -> Any:
     parts = []
     with torch.inference_mode():
         for start in range(0, len(batch), ENCODE_CHUNK):
-            part = batch.index(slice(start, start + ENCODE_CHUNK)).trim_text()
+            part = batch.index(slice(start, start + ENCODE_CHUNK)).trim()
             parts.append(predictor.model.encode(part, only[start : start + ENCODE_CHUNK])[:, j])
     return torch.cat(parts)
 

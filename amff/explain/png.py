@@ -7,6 +7,7 @@ global state and is safe from any thread.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +17,10 @@ from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 
 from amff.data.cohort import Patient
-from amff.modalities import MODALITIES, Modality
+from amff.modalities import Modality
 
 log = logging.getLogger(__name__)
 
-PANEL_FILES = {m.value: f"{m.value}.png" for m in MODALITIES}
 POSITIVE, NEGATIVE = "#c0392b", "#2471a3"  # raises / lowers the risk
 TOP_BARS = 20
 NOTE_COLUMNS = 110  # characters per line of the rendered note
@@ -36,24 +36,48 @@ def write_panels(
 ) -> list[Path]:
     """Write one PNG per modality into folder (a placeholder where a modality was not used)."""
     written = []
-    for modality in MODALITIES:
-        name = modality.value
+    for name in result["weights"]:  # the model's modalities
+        modality = Modality(name)
         found = attributions.get(name)
         if found is None:
             figure = _unavailable(modality, result)
-        elif modality is Modality.TABULAR:
-            figure = _bars(found, f"Clinical record: {found.method}", "features")
-        elif modality is Modality.TEXT:
-            figure = _note(found, attention.get("text"), patient.note or "")
-        elif modality is Modality.IMAGE:
-            figure = _image(found, attention.get("image"))
         else:
-            figure = _bars(found, f"RNA-seq (raw counts): {found.method}", "inputs")
-        path = folder / PANEL_FILES[name]
+            draw = PANELS.get(name, _generic_panel)
+            figure = draw(found, attention.get(name), patient)
+        path = folder / f"{name}.png"
         FigureCanvasAgg(figure)
         figure.savefig(path, dpi=110)
         written.append(path)
     return written
+
+
+def _record_panel(found: Any, attention: Any, patient: Patient) -> Figure:
+    return _bars(found, f"Clinical record: {found.method}", "features")
+
+
+def _note_panel(found: Any, attention: Any, patient: Patient) -> Figure:
+    return _note(found, attention, patient.note or "")
+
+
+def _image_panel(found: Any, attention: Any, patient: Patient) -> Figure:
+    return _image(found, attention)
+
+
+def _rna_panel(found: Any, attention: Any, patient: Patient) -> Figure:
+    return _bars(found, f"RNA-seq (raw counts): {found.method}", "inputs")
+
+
+def _generic_panel(found: Any, attention: Any, patient: Patient) -> Figure:
+    return _bars(found, f"{found.modality}: {found.method}", "inputs")
+
+
+# one drawer per modality: (Attribution, its AttentionMap or None, patient) -> Figure
+PANELS: dict[str, Callable[[Any, Any, Patient], Figure]] = {
+    "tabular": _record_panel,
+    "text": _note_panel,
+    "image": _image_panel,
+    "rna": _rna_panel,
+}
 
 
 def _bars(found: Any, title: str, what: str) -> Figure:
