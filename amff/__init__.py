@@ -47,7 +47,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "SimConfig": ("amff.simulator", "SimConfig"),
     # one file's bytes (uploads)
     "parse_clinical": ("amff.modalities.tabular", "parse_clinical"),
-    "parse_rnaseq": ("amff.modalities.rna", "parse_rnaseq"),
+    "parse_rnaseq": ("amff.modalities.rna_file", "parse_rnaseq"),
     "decode_image": ("amff.data.images", "decode_image"),
     "encode_png": ("amff.data.images", "encode_png"),
     "MAX_NOTE_CHARS": ("amff.modalities.text", "MAX_NOTE_CHARS"),

@@ -17,7 +17,7 @@ from amff.cli.evaluate import evaluate_cohort
 from amff.data.cohort import Cohort
 from amff.data.folder import CohortChunks, read_cohort
 from amff.errors import InputError
-from amff.modalities import rna as rna_module
+from amff.modalities import rna_file as rna_module
 from amff.predictor import encode_folder, predict_chunk
 
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from amff.data.images import decode_image
 from amff.data.tables import MISSING_TOKENS
 from amff.errors import InputError
-from amff.modalities.rna import parse_rnaseq
+from amff.modalities.rna_file import parse_rnaseq
 from amff.modalities.tabular import parse_clinical
 from amff.modalities.text import parse_notes
 
