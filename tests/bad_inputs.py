@@ -1508,7 +1508,7 @@ def load_target(case: Case, folder: Path) -> object:
     the folder's clinical.csv; image -> decode_image. Cohort-level cases have no one file.
     """
     from amff.data.images import decode_image
-    from amff.modalities.rna import parse_rnaseq
+    from amff.modalities.rna_file import parse_rnaseq
     from amff.modalities.tabular import parse_clinical
     from amff.modalities.text import parse_notes
 
