@@ -169,7 +169,7 @@ def figures_ui(results: dict[str, Any], pngs: list[str]) -> None:
     """The reproduction's figures, interactive when amff.figures can draw them, else PNGs."""
     specs = []
     try:
-        from amff import figures
+        from amff.experiments import figures
 
         specs = figures.build_all(results)
     except Exception:  # an incomplete results.json: fall back to the PNGs on disk
