@@ -17,6 +17,7 @@ import numpy as np
 
 from amff import metrics
 from amff.experiments import stats
+from amff.experiments.paper import PAPER_TABLE1
 from amff.experiments.plan import (
     ABLATIONS,
     MAIN_METHODS,
@@ -42,11 +43,6 @@ HISTORY_KEYS = (
     "val_accuracy",
 )
 STABLE_WITHIN = 0.01  # a curve has "stabilised" once within this of its best value
-PAPER_TABLE1 = {
-    "early": {"auroc": 0.668, "f1": 0.618, "accuracy": 0.618},
-    "late": {"auroc": 0.654, "f1": 0.591, "accuracy": 0.605},
-    "amff": {"auroc": 0.721, "f1": 0.675, "accuracy": 0.680},
-}
 
 
 @dataclass

@@ -9,17 +9,12 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from amff.experiments.paper import PAPER_TABLE1  # shown when results.json lacks it
 from amff.modalities import Modality
 from app import charts, state, ui
 
 log = logging.getLogger(__name__)
 
-# Table 1 of the paper (AUC, F1, accuracy), shown when results.json does not carry it
-PAPER_TABLE1 = {
-    "early": {"auroc": 0.668, "f1": 0.618, "accuracy": 0.618},
-    "late": {"auroc": 0.654, "f1": 0.591, "accuracy": 0.605},
-    "amff": {"auroc": 0.721, "f1": 0.675, "accuracy": 0.680},
-}
 TABLE_METRICS = {"auroc": "AUROC", "f1": "F1", "accuracy": "Accuracy"}
 
 
