@@ -57,6 +57,17 @@ METHOD_COLORS = {
 # the same colours keyed by the name shown to users ("AMFF-HT", "Early fusion", ...)
 MODEL_COLORS = {METHOD_NAMES[m]: METHOD_COLORS[m] for m in ("amff", "early", "late")}
 
+# -- any other set of lines, in this order -----------------------------------------------------
+SERIES_COLORS = [
+    OKABE_ITO["blue"],
+    OKABE_ITO["orange"],
+    OKABE_ITO["green"],
+    OKABE_ITO["purple"],
+    OKABE_ITO["vermillion"],
+    OKABE_ITO["sky_blue"],
+    OKABE_ITO["black"],
+]
+
 __all__ = [
     "DIVERGING",
     "FIGURE_MODALITY_COLORS",
@@ -67,4 +78,5 @@ __all__ = [
     "OKABE_ITO",
     "RISK_DOWN",
     "RISK_UP",
+    "SERIES_COLORS",
 ]
