@@ -1,6 +1,6 @@
 """`python -m amff reproduce`: plan, run (resumably), analyse, draw and report.
 
-    plan (plan.py) -> runs in worker processes (runner.py) -> numbers (analysis.py)
+    plan (plan.py) -> runs in worker processes (runner.py) -> numbers (analysis/)
     -> verdicts (claims.py) -> results.json, figures (figures/), REPRODUCTION.md and
     README_SECTION.md (report.py)
 
