@@ -55,7 +55,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "explain": ("amff.explain", None),
     "metrics": ("amff.metrics", None),
     "modalities": ("amff.modalities", None),
-    "figures": ("amff.figures", None),
+    "figures": ("amff.experiments.figures", None),
+    "PAPER_TABLE1": ("amff.experiments.paper", "PAPER_TABLE1"),
 }
 
 
@@ -75,6 +76,7 @@ __all__ = [
     "MODALITIES",
     "MODEL_KINDS",
     "NAMES",
+    "PAPER_TABLE1",
     "Cohort",
     "InputError",
     "Modality",

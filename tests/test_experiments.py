@@ -3,6 +3,7 @@ end to end (train, resume, results.json, figures, REPRODUCTION.md)."""
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from sklearn.metrics import roc_auc_score
 
 from amff.cli import main
 from amff.errors import InputError
-from amff.experiments import claims, stats
+from amff.experiments import claims, figures, report, stats
 from amff.experiments.claims import FAILS, HOLDS, NOT_RUN, PARTLY
 from amff.experiments.plan import (
     METHODS,
@@ -105,6 +106,23 @@ def test_every_claim_is_listed_once():
     ids = [c["id"] for c in claims.all_claims({})]
     assert len(ids) == len(set(ids)) == len(claims.CLAIM_IDS)
     assert all(c["verdict"] == NOT_RUN for c in claims.all_claims({}))
+
+
+COMMITTED = Path(__file__).resolve().parents[1] / "assets" / "results"
+
+
+def test_the_committed_reproduction_is_what_the_code_renders():
+    """The claims table and the report turn the committed results.json into exactly the claims
+    stored in it, REPRODUCTION.md and README_SECTION.md (a refactor must not change them)."""
+    results = json.loads((COMMITTED / "results.json").read_text(encoding="utf-8"))
+    assert claims.all_claims(results) == results["claims"]
+    assert [c["id"] for c in results["claims"]] == list(claims.CLAIM_IDS)
+    expected = (COMMITTED / "REPRODUCTION.md").read_text(encoding="utf-8")
+    assert report.reproduction_md(results) == expected
+    expected = (COMMITTED / "README_SECTION.md").read_text(encoding="utf-8")
+    assert report.readme_section(results) == expected
+    specs = figures.build_all(results)
+    assert [s.name for s in specs] == list(figures.BUILDERS) == list(results["figures"]["png"])
 
 
 # -- statistics ------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from typing import Any
 
 from amff.config import ModelConfig, TrainConfig
 from amff.errors import InputError
+from amff.palette import METHOD_NAMES
 from amff.simulator import SimConfig
 
 PACKAGE = Path(__file__).resolve().parent.parent
@@ -27,14 +28,7 @@ PACKAGE = Path(__file__).resolve().parent.parent
 MAIN_METHODS = ("amff", "early", "late")
 ABLATIONS = ("amff-no-cross-attention", "amff-no-masking", "amff-mean-pooling")
 METHODS = MAIN_METHODS + ABLATIONS
-METHOD_LABELS = {
-    "amff": "AMFF-HT",
-    "early": "Early fusion",
-    "late": "Late fusion",
-    "amff-no-cross-attention": "AMFF-HT, no cross-attention",
-    "amff-no-masking": "AMFF-HT, no modality masking",
-    "amff-mean-pooling": "AMFF-HT, mean pooling",
-}
+METHOD_LABELS = METHOD_NAMES  # the names shown in tables and figures (amff.palette)
 
 # The simulator scenarios. "default" keeps every knob at its default; the others change one
 # documented knob each, chosen before any model was run (never tuned toward a result).
@@ -66,7 +60,7 @@ SECTION_TITLES = {
 CODE_FILES = (
     "config.py",
     "metrics.py",
-    "modalities.py",
+    "modalities/*.py",
     "predictor.py",
     "train.py",
     "data/*.py",

@@ -1,7 +1,7 @@
 """`python -m amff reproduce`: plan, run (resumably), analyse, draw and report.
 
-    plan (plan.py) -> runs in worker processes (runner.py) -> numbers (analysis.py)
-    -> verdicts (claims.py) -> results.json, figures (amff/figures.py), REPRODUCTION.md and
+    plan (plan.py) -> runs in worker processes (runner.py) -> numbers (analysis/)
+    -> verdicts (claims.py) -> results.json, figures (figures/), REPRODUCTION.md and
     README_SECTION.md (report.py)
 
 Everything written under --out is computed from the stored runs, so deleting the reports and
@@ -314,7 +314,7 @@ def reproduce(
     }
     results["meta"]["wall_s"] = time.perf_counter() - started  # before figures, updated below
     if figures:
-        from amff import figures as figure_builders
+        from amff.experiments import figures as figure_builders
 
         results["figures"] = figure_builders.write_all(results, out)
     results["meta"]["wall_s"] = time.perf_counter() - started

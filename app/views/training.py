@@ -14,12 +14,6 @@ from app import charts, state, ui
 
 log = logging.getLogger(__name__)
 
-# Table 1 of the paper (AUC, F1, accuracy), shown when results.json does not carry it
-PAPER_TABLE1 = {
-    "early": {"auroc": 0.668, "f1": 0.618, "accuracy": 0.618},
-    "late": {"auroc": 0.654, "f1": 0.591, "accuracy": 0.605},
-    "amff": {"auroc": 0.721, "f1": 0.675, "accuracy": 0.680},
-}
 TABLE_METRICS = {"auroc": "AUROC", "f1": "F1", "accuracy": "Accuracy"}
 
 
@@ -95,7 +89,7 @@ def fusion_table(results: dict[str, Any]) -> pd.DataFrame:
     """Table 1: ours (mean +- sd over seeds) beside the paper's numbers."""
     section = results.get("sim3") or {}
     rows = section.get("rows") or {}
-    paper = section.get("paper") or PAPER_TABLE1
+    paper = section.get("paper") or amff.PAPER_TABLE1
     out = []
     for method in ("early", "late", "amff"):
         row = rows.get(method, {})
@@ -125,7 +119,7 @@ def experiments_ui() -> None:
             f"results, figures and a report to {folder}; this page shows them when they exist."
         )
         st.markdown("**The paper's Table 1** (for reference):")
-        paper = pd.DataFrame(PAPER_TABLE1).T.rename(columns=TABLE_METRICS)
+        paper = pd.DataFrame(amff.PAPER_TABLE1).T.rename(columns=TABLE_METRICS)
         paper.index = [ui.model_label(k) for k in paper.index]
         st.dataframe(paper.style.format("{:.3f}"), width="stretch")
         return
@@ -170,8 +164,9 @@ def experiments_ui() -> None:
 def figures_ui(results: dict[str, Any], pngs: list[str]) -> None:
     """The reproduction's figures, interactive when amff.figures can draw them, else PNGs."""
     specs = []
+    figures = amff.figures  # outside the try: a broken import must fail loudly, not fall back
     try:
-        specs = amff.figures.build_all(results)
+        specs = figures.build_all(results)
     except Exception:  # an incomplete results.json: fall back to the PNGs on disk
         log.warning("could not rebuild the reproduction figures; showing the PNGs", exc_info=True)
     if specs:
