@@ -13,15 +13,18 @@ from typing import Any
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import TwoSlopeNorm
+from matplotlib.colors import LinearSegmentedColormap, TwoSlopeNorm
 from matplotlib.figure import Figure
 
 from amff.data.cohort import Patient
 from amff.modalities import Modality
+from amff.palette import DIVERGING, RISK_DOWN, RISK_UP
 
 log = logging.getLogger(__name__)
 
-POSITIVE, NEGATIVE = "#c0392b", "#2471a3"  # raises / lowers the risk
+POSITIVE, NEGATIVE = RISK_UP, RISK_DOWN  # raises / lowers the risk (the one palette)
+# the dashboard's diverging scale, as a matplotlib colour map
+DIVERGING_MAP = LinearSegmentedColormap.from_list("risk", [c for _, c in DIVERGING])
 TOP_BARS = 20
 NOTE_COLUMNS = 110  # characters per line of the rendered note
 MONO_ADVANCE = 0.602  # width of a DejaVu Sans Mono character, in ems
@@ -154,7 +157,9 @@ def _image(found: Any, attention: Any) -> Figure:
     axes[0].set_title("image (model input)", fontsize=9)
     limit = float(np.abs(heat).max()) or 1.0
     axes[1].imshow(image, cmap="gray", vmin=0, vmax=1)
-    shown = axes[1].imshow(heat, cmap="RdBu_r", norm=TwoSlopeNorm(0.0, -limit, limit), alpha=0.65)
+    shown = axes[1].imshow(
+        heat, cmap=DIVERGING_MAP, norm=TwoSlopeNorm(0.0, -limit, limit), alpha=0.65
+    )
     axes[1].set_title(f"{found.method}", fontsize=9)
     figure.colorbar(shown, ax=axes[1], fraction=0.046, pad=0.02)
     if attention is not None and attention.upsampled is not None:
