@@ -31,6 +31,7 @@ from amff.modalities import (
     registered,
     subset_name,
 )
+from amff.palette import METHOD_NAMES
 
 __version__ = "0.1.0"
 
@@ -73,6 +74,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "MAX_NOTE_CHARS",
+    "METHOD_NAMES",
     "MODALITIES",
     "MODEL_KINDS",
     "NAMES",

@@ -1,8 +1,10 @@
-"""The project's colours and display names, as plain data (imports nothing, so safe anywhere).
+"""The project's colours and display names, as plain data (imports only the model kinds).
 
 Colours are the Okabe-Ito palette (Okabe & Ito 2008, "Color Universal Design"), safe for the
 common colour-vision deficiencies. Risk is diverging: vermillion raises it, blue lowers it.
 """
+
+from amff.config import MODEL_KINDS
 
 OKABE_ITO = {
     "black": "#000000",
@@ -55,7 +57,7 @@ METHOD_COLORS = {
     "amff-mean-pooling": OKABE_ITO["sky_blue"],
 }
 # the same colours keyed by the name shown to users ("AMFF-HT", "Early fusion", ...)
-MODEL_COLORS = {METHOD_NAMES[m]: METHOD_COLORS[m] for m in ("amff", "early", "late")}
+MODEL_COLORS = {METHOD_NAMES[m]: METHOD_COLORS[m] for m in MODEL_KINDS}
 
 # -- any other set of lines, in this order -----------------------------------------------------
 SERIES_COLORS = [

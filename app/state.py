@@ -25,7 +25,7 @@ import streamlit as st
 import amff
 
 REPO = Path(__file__).resolve().parent.parent
-MODEL_KINDS = {"amff": "AMFF-HT", "early": "Early fusion", "late": "Late fusion"}
+MODEL_KINDS = {kind: amff.METHOD_NAMES[kind] for kind in amff.MODEL_KINDS}
 HARD_CASES = 50  # patients in each hard-case list
 
 

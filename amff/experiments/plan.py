@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from amff.config import ModelConfig, TrainConfig
+from amff.config import MODEL_KINDS, ModelConfig, TrainConfig
 from amff.errors import InputError
 from amff.palette import METHOD_NAMES
 from amff.simulator import SimConfig
@@ -25,7 +25,7 @@ from amff.simulator import SimConfig
 PACKAGE = Path(__file__).resolve().parent.parent
 
 # The three models the paper compares, then our ablations of AMFF-HT (DESIGN.md "Baselines").
-MAIN_METHODS = ("amff", "early", "late")
+MAIN_METHODS = MODEL_KINDS
 ABLATIONS = ("amff-no-cross-attention", "amff-no-masking", "amff-mean-pooling")
 METHODS = MAIN_METHODS + ABLATIONS
 METHOD_LABELS = METHOD_NAMES  # the names shown in tables and figures (amff.palette)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from amff.config import MODEL_KINDS
 from amff.experiments.plan import METHOD_LABELS, METHODS
 
 
@@ -81,7 +82,7 @@ def table1(results: dict[str, Any]) -> str:
 
 def _sim2_table(results: dict[str, Any]) -> str:
     sec = results["sim2"]
-    methods = ("amff", "early", "late")
+    methods = MODEL_KINDS
     lines = [
         "| Modalities on at test time | AMFF-HT AUROC | Early AUROC | Late AUROC* | "
         "AMFF-HT F1 | Late F1* | Patients |",

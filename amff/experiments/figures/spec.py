@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from amff.config import MODEL_KINDS
+
 # Short modality words for legends ("image", where Modality.label says "medical image")
 MODALITY_NAMES = {
     "tabular": "clinical record",
@@ -14,7 +16,7 @@ MODALITY_NAMES = {
     "image": "image",
     "rna": "RNA-seq",
 }
-MAIN = ("amff", "early", "late")
+MAIN = MODEL_KINDS
 
 
 @dataclass
