@@ -42,7 +42,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 _LAZY: dict[str, tuple[str, str | None]] = {
     "load": ("amff.predictor", "load"),
     "Predictor": ("amff.predictor", "Predictor"),
-    "train": ("amff.train", "train"),
+    "train": ("amff.trainer", "train"),
     "save_checkpoint": ("amff.checkpoint", "save_checkpoint"),
     "simulate": ("amff.simulator", "simulate"),
     "SimConfig": ("amff.simulator", "SimConfig"),

@@ -69,7 +69,7 @@ def train_throughput(kind: str, cohort: Any, epochs: int = 1) -> dict[str, float
     from amff.config import ModelConfig, TrainConfig
     from amff.data.preprocess import Preprocessor
     from amff.nn import build_model
-    from amff.train import Trainer
+    from amff.trainer import Trainer
 
     pre = Preprocessor.fit(cohort)
     batch = pre.transform(cohort)

@@ -191,7 +191,8 @@ def load_checkpoint(
 ) -> tuple[nn.Module, Preprocessor, dict[str, Any], list[Any], dict[str, Any]]:
     """(model in eval mode, preprocessor, config dict, history, metrics) from a checkpoint folder.
 
-    Raises InputError for a missing, damaged, tampered or mismatched checkpoint.
+    Raises InputError for a missing, damaged, tampered or mismatched checkpoint. Every file is
+    checked before anything is built from it.
     """
     folder = Path(path)
     if not folder.is_dir():
@@ -202,6 +203,16 @@ def load_checkpoint(
     for name in FILES:
         if not (folder / name).is_file():
             raise InputError(f"{folder}: {name} is missing; this is not a complete checkpoint")
+    config, model_config, schema = _load_config(folder)
+    preprocessor = _load_preprocessor(folder, schema)
+    model = _load_model(folder / "model.safetensors", model_config, schema)
+    history = _read_json(folder / "history.json") if (folder / "history.json").is_file() else []
+    metrics = _read_json(folder / "metrics.json") if (folder / "metrics.json").is_file() else {}
+    return model, preprocessor, config, history, metrics
+
+
+def _load_config(folder: Path) -> tuple[dict[str, Any], ModelConfig, Any]:
+    """config.json, checked: its format, settings within bounds, a threshold in [0, 1]."""
     config = _read_json(folder / "config.json")
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise InputError(
@@ -226,6 +237,11 @@ def load_checkpoint(
             f"{folder / 'config.json'}: threshold {threshold} is not a probability in [0, 1]; "
             "use an unmodified copy"
         )
+    return config, model_config, schema
+
+
+def _load_preprocessor(folder: Path, schema: Any) -> Preprocessor:
+    """preprocess.json and the modalities' files, consistent with config.json's schema."""
     try:
         preprocessor = Preprocessor.from_json(
             _read_text(folder / "preprocess.json"),
@@ -246,7 +262,12 @@ def load_checkpoint(
             "the checkpoint was altered, use an unmodified copy"
         )
     _check_preprocessor(preprocessor, folder)
-    weights_path = folder / "model.safetensors"
+    return preprocessor
+
+
+def _load_model(weights_path: Path, model_config: ModelConfig, schema: Any) -> nn.Module:
+    """The model, once its weights' names and shapes match what config.json builds."""
+    config_path = weights_path.parent / "config.json"
     declared = _weight_shapes(weights_path)
     # the model config is checked against the weights on the meta device first: a config.json
     # that asks for a huge model costs no memory before it is refused
@@ -255,24 +276,12 @@ def load_checkpoint(
             skeleton = build_model(model_config, schema)
     except Exception as exc:
         raise InputError(
-            f"{folder / 'config.json'}: cannot rebuild the model ({type(exc).__name__}: "
+            f"{config_path}: cannot rebuild the model ({type(exc).__name__}: "
             f"{str(exc)[:80]}); use an unmodified copy"
         ) from None
-    expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
-    missing = sorted(set(expected) - set(declared))
-    extra = sorted(set(declared) - set(expected))
-    if missing or extra:
-        raise InputError(
-            f"{weights_path}: the weights do not match config.json ({len(missing)} missing, "
-            f"{len(extra)} unexpected, e.g. {(missing or extra)[0]!r}); use the config.json "
-            "saved with these weights"
-        )
-    for key, shape in declared.items():
-        if shape != expected[key]:
-            raise InputError(
-                f"{weights_path}: {key} has shape {shape} but config.json builds "
-                f"{expected[key]}; use the config.json saved with these weights"
-            )
+    _check_shapes(
+        weights_path, declared, {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    )
     try:
         state = load_file(str(weights_path))
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
@@ -291,7 +300,23 @@ def load_checkpoint(
             f"{weights_path}: the weights cannot be loaded ({str(exc)[:80]}); use the "
             "config.json saved with these weights"
         ) from None
-    model.eval()
-    history = _read_json(folder / "history.json") if (folder / "history.json").is_file() else []
-    metrics = _read_json(folder / "metrics.json") if (folder / "metrics.json").is_file() else {}
-    return model, preprocessor, config, history, metrics
+    return model.eval()
+
+
+def _check_shapes(
+    weights_path: Path, declared: dict[str, tuple[int, ...]], expected: dict[str, tuple[int, ...]]
+) -> None:
+    missing = sorted(set(expected) - set(declared))
+    extra = sorted(set(declared) - set(expected))
+    if missing or extra:
+        raise InputError(
+            f"{weights_path}: the weights do not match config.json ({len(missing)} missing, "
+            f"{len(extra)} unexpected, e.g. {(missing or extra)[0]!r}); use the config.json "
+            "saved with these weights"
+        )
+    for key, shape in declared.items():
+        if shape != expected[key]:
+            raise InputError(
+                f"{weights_path}: {key} has shape {shape} but config.json builds "
+                f"{expected[key]}; use the config.json saved with these weights"
+            )

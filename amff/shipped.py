@@ -19,7 +19,7 @@ from amff.config import MODEL_KINDS, ModelConfig, TrainConfig
 from amff.modalities import all_subsets, subset_name
 
 if TYPE_CHECKING:
-    from amff.train import Callback
+    from amff.trainer import Callback
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def make_default_checkpoints(
     `callbacks` are the trainer's (the CLI passes a progress bar); results are logged."""
     import amff
     from amff.simulator import SimConfig, simulate
-    from amff.train import train
+    from amff.trainer import train
 
     train_cohort = simulate(SimConfig(n=TRAIN_N, seed=TRAIN_SEED))
     test_cohort = simulate(SimConfig(n=TEST_N, seed=TEST_SEED))

@@ -34,7 +34,7 @@ def trained_toy_checkpoint(tmp_path_factory, toy_cohort):
     """A small AMFF-HT trained on the toy cohort and saved (shared by several test files)."""
     from amff.checkpoint import save_checkpoint
     from amff.config import ModelConfig, TrainConfig
-    from amff.train import train
+    from amff.trainer import train
 
     trained = train(toy_cohort, ModelConfig(kind="amff"), TrainConfig(epochs=4, seed=0))
     folder = tmp_path_factory.mktemp("ckpt") / "amff-toy"

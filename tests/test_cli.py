@@ -211,7 +211,7 @@ def test_train_defaults_are_the_library_defaults(toy_folder, tmp_path):
 
     from amff.config import ModelConfig, TrainConfig
     from amff.data.folder import read_cohort
-    from amff.train import train
+    from amff.trainer import train
 
     out = tmp_path / "ck"
     args = ["train", "--data", str(toy_folder), "--out", str(out), "--epochs", "1"]

@@ -26,7 +26,7 @@ from amff import distributed
 from amff.cli import main
 from amff.config import ModelConfig, TrainConfig
 from amff.data.folder import read_cohort
-from amff.train import train
+from amff.trainer import train
 
 WORLD = 2
 MODEL = ModelConfig(kind="amff", dim=32, heads=2, dropout=0.0)

@@ -193,7 +193,7 @@ def test_shipped_rna_attributions_match_the_models_response(shipped):
     cohort's."""
     from amff.shipped import TRAIN_N, TRAIN_SEED
     from amff.simulator import SimConfig, simulate
-    from amff.train import split_ids
+    from amff.trainer import split_ids
 
     predictor, _ = shipped
     cohort = simulate(SimConfig(n=TRAIN_N, seed=TRAIN_SEED))
@@ -236,7 +236,7 @@ def test_rna_attributions_find_the_programme_genes():
     from amff.config import ModelConfig, TrainConfig
     from amff.predictor import Predictor
     from amff.simulator import SimConfig, simulate
-    from amff.train import train
+    from amff.trainer import train
 
     torch.manual_seed(0)
     config = SimConfig(

@@ -278,3 +278,14 @@ def test_quality_signals_separate_poor_readings(sim_cohort, modality, signal, si
 @pytest.fixture(scope="module")
 def sim_cohort():
     return amff.simulate(amff.SimConfig(n=300, seed=1))
+
+
+def test_public_functions_are_not_shadowed_by_submodules() -> None:
+    """A package attribute and a submodule of the same name collide once the submodule is
+    imported (`amff.train` the function vs amff/train.py): no public function or class may
+    share its name with a submodule of amff."""
+    import pkgutil
+
+    submodules = {m.name for m in pkgutil.iter_modules(amff.__path__)}
+    clashes = [n for n in amff.__all__ if n in submodules and callable(getattr(amff, n))]
+    assert clashes == []

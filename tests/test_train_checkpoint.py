@@ -14,7 +14,7 @@ from amff.checkpoint import load_checkpoint
 from amff.config import ModelConfig, TrainConfig
 from amff.errors import InputError
 from amff.modalities import all_subsets
-from amff.train import mask_modalities, split_ids, train
+from amff.trainer import mask_modalities, split_ids, train
 
 
 def test_mask_modalities_keeps_one_and_drops_some():

@@ -1,7 +1,7 @@
 """`python -m amff train --data DIR --out CKPT`: train one model and save its checkpoint.
 
 Every default comes from `amff.config` (TrainConfig, ModelConfig), so the command and
-`amff.train.train()` train the same model for the same seed.
+`amff.trainer.train()` train the same model for the same seed.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     from amff import distributed
     from amff.checkpoint import save_checkpoint
     from amff.data.folder import read_cohort
-    from amff.train import train
+    from amff.trainer import train
 
     out = Path(args.out)
     refuse_inside(out, Path(args.data), "the checkpoint")

@@ -62,7 +62,7 @@ CODE_FILES = (
     "metrics.py",
     "modalities/*.py",
     "predictor.py",
-    "train.py",
+    "trainer.py",
     "data/*.py",
     "nn/*.py",
     "experiments/runner.py",

@@ -231,7 +231,7 @@ def write_testset(path: Path, cohort: Any) -> None:
 def execute(spec: RunSpec, out: Path, code_version: str) -> dict[str, Any]:
     """Simulate (cached), train, evaluate and store one run; returns its summary."""
     from amff.config import ModelConfig, TrainConfig
-    from amff.train import train
+    from amff.trainer import train
 
     started, cpu_started = time.perf_counter(), time.process_time()
     train_cohort = cohort_for(spec.train_sim)

@@ -49,6 +49,31 @@ class FitResult:
     best_val_auroc: float
 
 
+@dataclass
+class _Step:
+    """What one optimisation step needs (the DDP-wrapped net and the model it wraps)."""
+
+    net: nn.Module
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    loss_fn: nn.Module
+    generator: torch.Generator
+    ctx: Any
+
+
+_RECORD_ORDER = (
+    "epoch",
+    "train_loss",
+    "train_auroc",
+    "train_f1",
+    "train_accuracy",
+    "val_loss",
+    "val_auroc",
+    "val_f1",
+    "val_accuracy",
+)
+
+
 def mask_modalities(present: Tensor, p_drop: float, generator: torch.Generator) -> Tensor:
     """Drop each present modality with probability p_drop, always keeping at least one."""
     if p_drop <= 0:
@@ -156,48 +181,11 @@ class Trainer:
         history: list[dict[str, Any]] = []
         best_auroc, best_epoch, best_state = -math.inf, 0, None
         for epoch in range(1, cfg.epochs + 1):
-            net.train()
-            loss_sum, seen_logits, seen_labels = 0.0, [], []
-            for idx in batches:
-                # the masks are drawn for the whole global batch, as in a single process
-                masked = mask_modalities(train.present[idx], cfg.modality_dropout, generator)
-                flips = torch.rand(len(idx), generator=generator) < 0.5 if cfg.augment else None
-                mine = distributed.shard(len(idx), ctx)
-                part = dataset.collate(idx[mine].tolist()).trim()
-                if flips is not None:
-                    part = part.augment(flips[mine])
-                part = part.to(self.device)
-                out = net(part, masked[mine].to(self.device))
-                # the shard's mean, scaled so DDP's average over ranks is the global batch's mean
-                share = len(part) * ctx.world_size / len(idx)
-                loss = loss_fn(out.logit, part.label) * share
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.grad_clip:
-                    nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                optimizer.step()
-                loss_sum += loss.item() / share * len(part)
-                seen_logits.append(out.logit.detach().cpu())
-                seen_labels.append(part.label.cpu())
-            distributed.average_buffers(model)
-            train_logits = distributed.gather_rows(torch.cat(seen_logits))
-            train_y = distributed.gather_rows(torch.cat(seen_labels)).numpy()
-            train_p = torch.sigmoid(train_logits).numpy()
-            (loss_sum,) = distributed.all_reduce_sum([loss_sum])
-            val_logits = self._val_logits(model, val)
-            val_loss = val_loss_fn(val_logits, val.label).item()
-            val_p = torch.sigmoid(val_logits).numpy()
-            record = {
-                "epoch": epoch,
-                "train_loss": float(loss_sum / max(len(train_y), 1)),
-                "train_auroc": metrics.auroc(train_y, train_p),
-                "train_f1": metrics.f1(train_y, train_p),
-                "train_accuracy": metrics.accuracy(train_y, train_p),
-                "val_loss": float(val_loss),
-                "val_auroc": metrics.auroc(y_val, val_p),
-                "val_f1": metrics.f1(y_val, val_p),
-                "val_accuracy": metrics.accuracy(y_val, val_p),
-            }
+            step = _Step(net, model, optimizer, loss_fn, generator, ctx)
+            train_logits, train_y, loss_sum = self._train_epoch(step, dataset, batches, train)
+            record = self._epoch_record(epoch, model, val, val_loss_fn, train_logits, train_y)
+            record["train_loss"] = float(loss_sum / max(len(train_y), 1))
+            record = {k: record[k] for k in _RECORD_ORDER}
             history.append(record)
             for cb in callbacks:
                 cb.on_epoch_end(name, record)
@@ -224,6 +212,67 @@ class Trainer:
         for cb in callbacks:
             cb.on_fit_end(name, result)
         return result
+
+    def _train_epoch(
+        self, step: _Step, dataset: IndexDataset, batches: GlobalBatches, train: Batch
+    ) -> tuple[Tensor, np.ndarray, float]:
+        """One pass over the training set: (logits, labels) of every patient seen, gathered
+        over the ranks, and the summed loss."""
+        cfg, ctx = self.config, step.ctx
+        step.net.train()
+        loss_sum, seen_logits, seen_labels = 0.0, [], []
+        for idx in batches:
+            # the masks are drawn for the whole global batch, as in a single process
+            masked = mask_modalities(train.present[idx], cfg.modality_dropout, step.generator)
+            flips = torch.rand(len(idx), generator=step.generator) < 0.5 if cfg.augment else None
+            mine = distributed.shard(len(idx), ctx)
+            part = dataset.collate(idx[mine].tolist()).trim()
+            if flips is not None:
+                part = part.augment(flips[mine])
+            part = part.to(self.device)
+            out = step.net(part, masked[mine].to(self.device))
+            # the shard's mean, scaled so DDP's average over ranks is the global batch's mean
+            share = len(part) * ctx.world_size / len(idx)
+            loss = step.loss_fn(out.logit, part.label) * share
+            step.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip:
+                nn.utils.clip_grad_norm_(step.model.parameters(), cfg.grad_clip)
+            step.optimizer.step()
+            loss_sum += loss.item() / share * len(part)
+            seen_logits.append(out.logit.detach().cpu())
+            seen_labels.append(part.label.cpu())
+        distributed.average_buffers(step.model)
+        train_logits = distributed.gather_rows(torch.cat(seen_logits))
+        train_y = distributed.gather_rows(torch.cat(seen_labels)).numpy()
+        (loss_sum,) = distributed.all_reduce_sum([loss_sum])
+        return train_logits, train_y, loss_sum
+
+    def _epoch_record(
+        self,
+        epoch: int,
+        model: nn.Module,
+        val: Batch,
+        val_loss_fn: nn.Module,
+        train_logits: Tensor,
+        train_y: np.ndarray,
+    ) -> dict[str, Any]:
+        """The epoch's metrics on the training patients seen and on validation."""
+        train_p = torch.sigmoid(train_logits).numpy()
+        val_logits = self._val_logits(model, val)
+        val_loss = val_loss_fn(val_logits, val.label).item()
+        val_p = torch.sigmoid(val_logits).numpy()
+        y_val = val.label.numpy()
+        return {
+            "epoch": epoch,
+            "train_auroc": metrics.auroc(train_y, train_p),
+            "train_f1": metrics.f1(train_y, train_p),
+            "train_accuracy": metrics.accuracy(train_y, train_p),
+            "val_loss": float(val_loss),
+            "val_auroc": metrics.auroc(y_val, val_p),
+            "val_f1": metrics.f1(y_val, val_p),
+            "val_accuracy": metrics.accuracy(y_val, val_p),
+        }
 
     def _val_logits(self, model: nn.Module, val: Batch) -> Tensor:
         """Logits (N,) on the CPU for the whole validation set, in eval mode.
