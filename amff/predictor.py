@@ -119,9 +119,7 @@ class Predictor:
     def one_patient_cohort(self, patient: Patient) -> Cohort:
         """A cohort of one patient with the model's features and every gene its RNA
         normalisation needs (absent features and genes are then named in the error)."""
-        rna = self.preprocessor.parts.get("rna")
-        genes = (rna.library_genes or rna.genes) if rna is not None else ()
-        return Cohort.from_patients([patient], features=self.features, genes=genes)
+        return Cohort.from_patients([patient], features=self.features, genes=self.library_genes)
 
     def as_cohort(self, data: Cohort | Patient) -> Cohort:
         """A cohort for a single patient (or the cohort itself), checked against the schema."""
@@ -224,7 +222,8 @@ class Predictor:
     def library_genes(self) -> list[str]:
         """Every gene an RNA-seq input must have: the model reads `genes`, but normalises by
         the library of all the training genes."""
-        return list(self.preprocessor.rna.library_genes or self.genes)
+        rna = self.preprocessor.parts.get("rna")
+        return [] if rna is None else list(rna.library_genes or rna.genes)
 
     def record_schema(self) -> dict[str, dict[str, Any]]:
         """Each record feature, in model order: kind ('numeric' or 'categorical'), categories
