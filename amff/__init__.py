@@ -56,6 +56,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "explain": ("amff.explain", None),
     "metrics": ("amff.metrics", None),
     "modalities": ("amff.modalities", None),
+    "palette": ("amff.palette", None),
     "figures": ("amff.experiments.figures", None),
     "PAPER_TABLE1": ("amff.experiments.paper", "PAPER_TABLE1"),
 }
@@ -97,6 +98,7 @@ __all__ = [
     "load",
     "metrics",
     "modalities",
+    "palette",
     "parse_clinical",
     "parse_modalities",
     "parse_rnaseq",

@@ -4,7 +4,7 @@
 generic one (bars of its largest attributions), so a fifth modality shows up without an edit
 here. Each panel has two faces over the same figures: `show` draws it with Streamlit (with its
 controls), `report` gives the report's figure, HTML or table. The figures themselves are built
-by charts.py.
+by app/charts/.
 """
 
 from __future__ import annotations

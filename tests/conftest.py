@@ -1,3 +1,7 @@
+"""Shared fixtures: toy cohorts, a trained toy checkpoint, the tiny checkpoint the bad-input
+corpus runs against, and the toy dashboard data. Helpers are in tests/support/."""
+
+import shutil
 import sys
 from pathlib import Path
 
@@ -7,9 +11,10 @@ import torch
 # one thread: the 2-core machine is shared by test workers; oversubscribed threads are slower
 torch.set_num_threads(1)
 
+# tests/ on the path, so `support` imports everywhere under it (tests/e2e too)
 sys.path.insert(0, str(Path(__file__).parent))
 
-from toy import make_toy_cohort  # noqa: E402
+from support.toy import make_toy_cohort  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -48,3 +53,29 @@ def trained_toy_checkpoint(tmp_path_factory, toy_cohort):
         trained.history,
     )
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> tuple[Path, Path]:
+    """(cohort folder, checkpoint folder): make_toy_cohort(n=120, image_size=24, n_genes=12)
+    written to a folder and trained with `python -m amff train --epochs 1` (run in this process
+    through amff.cli.main), once per test session. The bad-input corpus runs against it."""
+    from amff.cli import main
+
+    root = tmp_path_factory.mktemp("tiny")
+    cohort, checkpoint = root / "cohort", root / "checkpoint"
+    make_toy_cohort(n=120, image_size=24, n_genes=12).write(cohort)
+    argv = ["train", "--data", str(cohort), "--out", str(checkpoint), "--epochs", "1"]
+    code = main([*argv, "--quiet"])
+    assert code == 0, f"training the tiny checkpoint failed (exit status {code})"
+    return cohort, checkpoint
+
+
+@pytest.fixture(scope="session")
+def toy_dashboard_data(tmp_path_factory, trained_toy_checkpoint) -> tuple[Path, Path]:
+    """(checkpoints folder, demo cohort folder) for the dashboard when the shipped ones are
+    missing: the trained toy checkpoint as amff-default and make_toy_cohort(n=60, seed=1)."""
+    root = tmp_path_factory.mktemp("dashboard")
+    shutil.copytree(trained_toy_checkpoint, root / "checkpoints" / "amff-default")
+    make_toy_cohort(n=60, seed=1).write(root / "demo")
+    return root / "checkpoints", root / "demo"

@@ -13,7 +13,6 @@ import io
 import json
 import os
 import re
-import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,7 +51,7 @@ class Setup:
 
 
 @pytest.fixture(scope="session")
-def setup(request, tmp_path_factory) -> Setup:
+def setup(request) -> Setup:
     shipped = REPO / "checkpoints"
     demo = REPO / "assets" / "demo_cohort"
     wanted = os.environ.get("AMFF_APP_TESTS", "shipped")  # "toy" forces the small model
@@ -61,13 +60,8 @@ def setup(request, tmp_path_factory) -> Setup:
     ).is_file()
     if complete and wanted != "toy":
         return Setup(shipped, demo, shipped=True)
-    from toy import make_toy_cohort
-
-    toy = request.getfixturevalue("trained_toy_checkpoint")
-    root = tmp_path_factory.mktemp("dashboard")
-    shutil.copytree(toy, root / "checkpoints" / "amff-default")
-    make_toy_cohort(n=60, seed=1).write(root / "demo")
-    return Setup(root / "checkpoints", root / "demo", shipped=False)
+    checkpoints, cohort = request.getfixturevalue("toy_dashboard_data")
+    return Setup(checkpoints, cohort, shipped=False)
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,7 @@ import sys
 import pandas as pd
 import pytest
 import torch
-from toy import make_toy_cohort
+from support.toy import make_toy_cohort
 
 from amff.cli import main
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from bad_inputs import BAD_CASES, CASES, ODD_CASES, Case, gray_png, load_target, write_cohort
+from support.corpus import BAD_CASES, CASES, ODD_CASES, Case, gray_png, load_target, write_cohort
 
 from amff.data.cohort import Cohort, Patient
 from amff.data.folder import read_cohort

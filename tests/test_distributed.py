@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 import torch
 import torch.multiprocessing as mp
-from toy import make_toy_cohort
+from support.toy import make_toy_cohort
 
 from amff import distributed
 from amff.cli import main

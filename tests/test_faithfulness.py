@@ -4,7 +4,7 @@ The simulator (and the toy cohort) know where the signal is, so each measurement
 chance level; the thresholds sit well above it, and each test also checks that random
 attributions fail the same threshold, so a broken explainer cannot pass.
 
-- fast: the toy checkpoint (tests/toy.py): marker_a carries the record's signal, ten words
+- fast: the toy checkpoint (tests/support/toy.py): marker_a carries the record's signal, ten words
   the note's, a blob in the image centre the image's.
 - slow: the shipped checkpoint: the image heatmap against the nodule on the held-out demo
   cohort; for the record and RNA, IG against occlusion (what the model really does when one
@@ -86,7 +86,7 @@ def test_toy_record_signal_feature_dominates(toy_explanations):
 
 
 def test_toy_signal_words_outweigh_filler(toy_explanations):
-    from toy import WORDS_NEG, WORDS_POS
+    from support.toy import WORDS_NEG, WORDS_POS
 
     _, found = toy_explanations
     signal = set(WORDS_POS + WORDS_NEG)

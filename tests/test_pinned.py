@@ -48,7 +48,7 @@ def test_training_is_bit_identical(kind: str) -> None:
     """Training a toy model for two epochs gives the weights it gave before the registry."""
     import hashlib
 
-    from toy import make_toy_cohort
+    from support.toy import make_toy_cohort
 
     trained = amff.train(
         make_toy_cohort(n=160, seed=0), amff.ModelConfig(kind=kind), amff.TrainConfig(epochs=2)

@@ -213,7 +213,7 @@ def test_a_fifth_modality_end_to_end(labs, toy_cohort, tmp_path):
 
 
 def test_a_model_keeps_its_modalities_when_another_is_registered(labs, trained_toy_checkpoint):
-    from toy import make_toy_cohort
+    from support.toy import make_toy_cohort
 
     predictor = amff.load(trained_toy_checkpoint)  # trained on the built-in four
     assert predictor.modalities == ("tabular", "text", "image", "rna")

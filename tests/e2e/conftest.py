@@ -9,7 +9,6 @@ skipped, with the reason, when /usr/bin/chromium or Playwright is missing.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -80,7 +79,7 @@ def browser():
 
 
 @pytest.fixture(scope="session")
-def dashboard_data(request, tmp_path_factory) -> tuple[Path, Path, bool]:
+def dashboard_data(request) -> tuple[Path, Path, bool]:
     """(checkpoints folder, demo cohort, shipped?): the shipped ones when both exist."""
     shipped = REPO / "checkpoints"
     demo = REPO / "assets" / "demo_cohort"
@@ -89,13 +88,8 @@ def dashboard_data(request, tmp_path_factory) -> tuple[Path, Path, bool]:
     ).is_file()
     if complete and os.environ.get("AMFF_APP_TESTS", "shipped") != "toy":
         return shipped, demo, True
-    from toy import make_toy_cohort
-
-    toy = request.getfixturevalue("trained_toy_checkpoint")
-    root = tmp_path_factory.mktemp("e2e")
-    shutil.copytree(toy, root / "checkpoints" / "amff-default")
-    make_toy_cohort(n=60, seed=1).write(root / "demo")
-    return root / "checkpoints", root / "demo", False
+    checkpoints, cohort = request.getfixturevalue("toy_dashboard_data")
+    return checkpoints, cohort, False
 
 
 @pytest.fixture(scope="session")

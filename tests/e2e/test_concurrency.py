@@ -31,7 +31,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from bad_inputs import tiny_checkpoint
 
 import amff
 from amff import explain
@@ -47,13 +46,8 @@ SOURCES = ["Clinical record", "Clinical note", "Medical image", "RNA-seq"]
 
 
 # -- attributions from many threads on one Predictor ---------------------------------------------
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return tiny_checkpoint(tmp_path_factory)
-
-
-def test_threads_share_one_predictor_safely(tiny) -> None:
-    cohort_dir, checkpoint = tiny
+def test_threads_share_one_predictor_safely(tiny_checkpoint) -> None:
+    cohort_dir, checkpoint = tiny_checkpoint
     predictor = amff.load(checkpoint)
     cohort = amff.read_cohort(cohort_dir)
     full = [i for i, row in zip(cohort.ids, cohort.present_matrix()) if row.all()][:4]
@@ -278,10 +272,10 @@ def _check(session: Session, others: list[str]) -> None:
 
 
 @pytest.fixture(scope="module")
-def stress_server(tiny, tmp_path_factory):
+def stress_server(tiny_checkpoint, tmp_path_factory):
     """One dashboard (`streamlit run`, as `make run` starts it) on the tiny checkpoint and
     its cohort, or on the shipped ones with AMFF_STRESS_DATA=shipped."""
-    cohort_dir, checkpoint = tiny
+    cohort_dir, checkpoint = tiny_checkpoint
     root = tmp_path_factory.mktemp("stress")
     if os.environ.get("AMFF_STRESS_DATA") == "shipped":
         checkpoints, cohort = REPO / "checkpoints", REPO / "assets" / "demo_cohort"

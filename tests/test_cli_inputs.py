@@ -1,4 +1,4 @@
-"""Hardening, the command line: every bad and odd input of tests/bad_inputs.py through
+"""Hardening, the command line: every bad and odd input of tests/support/corpus.py through
 `predict`, `evaluate` and `train`, damaged and hostile checkpoints, and the promise of
 DESIGN.md: a bad input ends with one `error:` line on stderr naming the file and the fix, exit
 status 2, no traceback, and nothing written (no --out, no temp file beside it).
@@ -24,7 +24,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from bad_inputs import (
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+from support.corpus import (
     BAD_CASES,
     ODD_CASES,
     PENDING_CASES,
@@ -34,12 +37,8 @@ from bad_inputs import (
     noise,
     png_bytes,
     ramp,
-    tiny_checkpoint,
     write_cohort,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from PIL import Image
 
 import amff
 from amff.cli import main
@@ -56,19 +55,13 @@ CHECKPOINT_FUZZ = settings(
 
 
 @pytest.fixture(scope="session")
-def tiny(tmp_path_factory) -> tuple[Path, Path]:
-    """(cohort folder, checkpoint folder) trained once per session with `amff train`."""
-    return tiny_checkpoint(tmp_path_factory)
+def cohort_dir(tiny_checkpoint) -> Path:
+    return tiny_checkpoint[0]
 
 
 @pytest.fixture(scope="session")
-def cohort_dir(tiny) -> Path:
-    return tiny[0]
-
-
-@pytest.fixture(scope="session")
-def checkpoint(tiny) -> Path:
-    return tiny[1]
+def checkpoint(tiny_checkpoint) -> Path:
+    return tiny_checkpoint[1]
 
 
 # -- running the CLI ---------------------------------------------------------------------------

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from bad_inputs import BAD_CASES, ODD_CASES, Case, write_cohort
-from toy import make_toy_cohort
+from support.corpus import BAD_CASES, ODD_CASES, Case, write_cohort
+from support.toy import make_toy_cohort
 
 import amff
 from amff.cli import main

@@ -4,7 +4,7 @@ that fit the model predicted exactly as their plain twins, property-based fuzzin
 handlers, and a few bad and odd files driven through the page with AppTest: the message shows
 next to its upload widget and the page keeps working.
 
-The dashboard runs on the tiny checkpoint of tests/bad_inputs.py (trained once per session);
+The dashboard runs on the tiny checkpoint of tests/conftest.py (trained once per session);
 no held-out cohort is given, so the page opens on the upload form.
 """
 
@@ -21,7 +21,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from bad_inputs import (
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+from support.corpus import (
     BAD_CASES,
     CASES,
     ODD_CASES,
@@ -34,12 +38,7 @@ from bad_inputs import (
     noise,
     png_bytes,
     ramp,
-    tiny_checkpoint,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from PIL import Image
-from streamlit.testing.v1 import AppTest
 
 import amff
 from amff.data.images import decode_image, encode_png
@@ -62,25 +61,20 @@ FUZZ = settings(
 
 
 @pytest.fixture(scope="session")
-def tiny(tmp_path_factory) -> tuple[Path, Path]:
-    return tiny_checkpoint(tmp_path_factory)
+def predictor(tiny_checkpoint):
+    return amff.load(tiny_checkpoint[1])
 
 
 @pytest.fixture(scope="session")
-def predictor(tiny):
-    return amff.load(tiny[1])
+def cohort(tiny_checkpoint):
+    return amff.read_cohort(tiny_checkpoint[0])
 
 
 @pytest.fixture(scope="session")
-def cohort(tiny):
-    return amff.read_cohort(tiny[0])
-
-
-@pytest.fixture(scope="session")
-def checkpoints(tiny, tmp_path_factory) -> Path:
+def checkpoints(tiny_checkpoint, tmp_path_factory) -> Path:
     """A checkpoint folder as the dashboard looks for it: <dir>/amff-default."""
     root = tmp_path_factory.mktemp("dashboard_checkpoints")
-    shutil.copytree(tiny[1], root / "amff-default")
+    shutil.copytree(tiny_checkpoint[1], root / "amff-default")
     return root
 
 

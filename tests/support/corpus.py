@@ -3,7 +3,7 @@
 Every case writes a cohort folder (or a path that is not one) into a scratch folder and says
 what reading it must do::
 
-    from bad_inputs import BAD_CASES, ODD_CASES, CASES, load_target
+    from support.corpus import BAD_CASES, ODD_CASES, CASES, load_target
 
     folder = case.build(tmp_path)      # a cohort folder (or a bad path)
     read_cohort(folder)                # bad: InputError naming case.file, containing case.expect
@@ -1484,7 +1484,7 @@ ODD_CASES += [
 ]
 
 # Cases that show a problem still open (see docs/hardening.md, "fixes needed elsewhere"): kept
-# out of BAD_CASES until the fix lands, and run as strict xfails by tests/test_hardening_cli.py,
+# out of BAD_CASES until the fix lands, and run as strict xfails by tests/test_cli_inputs.py,
 # so the day the fix lands they fail loudly and move into BAD_CASES.
 PENDING_CASES: list[Case] = [
     Case(
@@ -1527,30 +1527,6 @@ def load_target(case: Case, folder: Path) -> object:
     return parse_rnaseq(data, path.name, known)
 
 
-# -- the tiny checkpoint the corpus runs against -------------------------------------------------
-_TINY: dict[str, tuple[Path, Path]] = {}
-
-
-def tiny_checkpoint(tmp_path_factory: object) -> tuple[Path, Path]:
-    """(cohort folder, checkpoint folder): tests/toy.py's make_toy_cohort(n=120, image_size=24,
-    n_genes=12) written to a folder and trained with `python -m amff train --epochs 1` (run in
-    this process through amff.cli.main), once per test session whichever test file asks first.
-    """
-    if "tiny" not in _TINY:
-        from toy import make_toy_cohort
-
-        from amff.cli import main
-
-        root = tmp_path_factory.mktemp("tiny")  # type: ignore[attr-defined]
-        cohort, checkpoint = root / "cohort", root / "checkpoint"
-        make_toy_cohort(n=120, image_size=24, n_genes=12).write(cohort)
-        argv = ["train", "--data", str(cohort), "--out", str(checkpoint), "--epochs", "1"]
-        code = main([*argv, "--quiet"])
-        assert code == 0, f"training the tiny checkpoint failed (exit status {code})"
-        _TINY["tiny"] = (cohort, checkpoint)
-    return _TINY["tiny"]
-
-
 __all__ = [
     "BAD_CASES",
     "CASES",
@@ -1558,6 +1534,5 @@ __all__ = [
     "ODD_CASES",
     "PENDING_CASES",
     "load_target",
-    "tiny_checkpoint",
     "write_cohort",
 ]

@@ -9,9 +9,9 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
-from bad_inputs import dicom_bytes, gray_jpeg, gray_png, ramp
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from support.corpus import dicom_bytes, gray_jpeg, gray_png, ramp
 
 from amff.data.images import decode_image
 from amff.data.tables import MISSING_TOKENS

@@ -4,6 +4,10 @@ DEBUG), uploads never written to disk, and the dashboard's privacy settings in
 
 Each test plants unique marker values in the patients' data (a number, a category, words in
 a note, a read count) and then looks for them everywhere they must not be.
+
+Modules covered: amff/cli/ (train, predict, evaluate and explain, with -v and logging at DEBUG),
+the dashboard app/ through app/streamlit_app.py (the upload path, app/uploads.py and
+app/views/patient/), and .streamlit/config.toml.
 """
 
 from __future__ import annotations
@@ -19,8 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bad_inputs import tiny_checkpoint
-from toy import make_toy_cohort
+from support.toy import make_toy_cohort
 
 import amff
 from amff.cli import main
@@ -128,8 +131,8 @@ def test_cli_errors_name_the_place_not_the_patient(tmp_path, capfd) -> None:
 
 # -- the dashboard -----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def dashboard_env(tmp_path_factory) -> dict[str, str]:
-    cohort_dir, checkpoint = tiny_checkpoint(tmp_path_factory)
+def dashboard_env(tmp_path_factory, tiny_checkpoint) -> dict[str, str]:
+    cohort_dir, checkpoint = tiny_checkpoint
     root = tmp_path_factory.mktemp("privacy_dashboard")
     (root / "checkpoints").mkdir()
     os.symlink(checkpoint, root / "checkpoints" / "amff-default")
