@@ -115,15 +115,16 @@ def write_marker(folder: Path) -> None:
 def _swap_into_place(staging: Path, target: Path) -> None:
     """Rename the finished staging folder to target; an old target is moved aside first and
     removed after (a kill in between leaves it at a hidden name, never a half checkpoint).
-    Two jobs saving to the same folder at once: the last rename wins."""
-    for _ in range(3):
+    Two jobs saving to the same folder at once: each checkpoint arrives whole, the last wins."""
+    for _ in range(5):
         if not target.exists():
             try:
                 os.replace(staging, target)
                 return
-            except OSError as exc:  # another job put its checkpoint there meanwhile
-                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+            except OSError as exc:
+                if not _taken(exc):
                     raise
+                continue
         old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
         try:
             os.replace(target, old)
@@ -131,12 +132,19 @@ def _swap_into_place(staging: Path, target: Path) -> None:
             continue
         try:
             os.replace(staging, target)
-        except OSError:
-            os.replace(old, target)  # put the old checkpoint back
-            raise
+        except OSError as exc:
+            if not _taken(exc):
+                os.replace(old, target)  # put the old checkpoint back
+                raise
         shutil.rmtree(old, ignore_errors=True)
-        return
-    os.replace(staging, target)  # still racing: fail with the OSError, named by the caller
+        if not staging.exists():
+            return
+    os.replace(staging, target)  # still racing: the OSError, named by the caller
+
+
+def _taken(exc: OSError) -> bool:
+    """The rename failed because another job's checkpoint arrived at the target meanwhile."""
+    return exc.errno in (errno.ENOTEMPTY, errno.EEXIST)
 
 
 def _write_json(path: Path, data: Any) -> None:
