@@ -6,6 +6,7 @@
     preprocess.json     the other fitted preprocessors
     history.json        per epoch: train and validation loss, AUROC, F1, accuracy
     metrics.json        held-out metrics, also per modality subset
+    complete.json       written last, listing the files: a folder without it is refused
 
 A checkpoint trained on patient data carries that data's sensitivity: the preprocessors hold
 per-feature means and ranges and the tokenizer holds words from the training notes.
@@ -13,10 +14,12 @@ per-feature means and ranges and the tokenizer holds words from the training not
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +31,13 @@ from torch import nn
 import amff
 from amff.config import ModelConfig, TrainConfig
 from amff.data.preprocess import Preprocessor
-from amff.errors import InputError
+from amff.errors import InputError, write_failed
 from amff.modalities import BUILTIN, get_spec
 from amff.nn.models import build_model
 
 FORMAT = "amff-checkpoint/1"
 FILES = ("model.safetensors", "config.json", "preprocess.json")  # and each modality's own
+MARKER = "complete.json"  # written last: a folder without it was not completely written
 
 
 def save_checkpoint(
@@ -47,15 +51,22 @@ def save_checkpoint(
     metrics: dict[str, Any] | None = None,
     overwrite: bool = True,
 ) -> Path:
-    """Write a checkpoint folder atomically (all files appear together, or none)."""
+    """Write a checkpoint folder atomically (all files appear together, or none).
+
+    The files are written into a hidden staging folder beside `path`, MARKER last, and the
+    folder is then renamed into place; a process killed midway leaves at most a hidden
+    staging folder, which nothing reads. A write that fails (a full disk, a read-only
+    folder) raises InputError naming `path` and leaves an existing checkpoint as it was.
+    """
     target = Path(path)
     if target.exists() and not overwrite:
         raise InputError(f"{target}: already exists; choose another folder or remove it")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        save_file(state, str(staging / "model.safetensors"), metadata={"format": FORMAT})
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    except OSError as exc:
+        raise write_failed(target, exc) from None
+    try:
         config = {
             "format": FORMAT,
             "version": amff.__version__,
@@ -65,23 +76,75 @@ def save_checkpoint(
             "schema": preprocessor.schema(),
             "threshold": float(threshold),
         }
-        _write_json(staging / "config.json", config)
-        for name, text in preprocessor.files().items():
-            (staging / name).write_text(text, encoding="utf-8")
-        (staging / "preprocess.json").write_text(preprocessor.to_json(), encoding="utf-8")
-        _write_json(staging / "history.json", history or [])
-        _write_json(staging / "metrics.json", metrics or {})
-        if target.exists():
-            old = target.with_name(f".{target.name}.old-{os.getpid()}")
-            os.replace(target, old)
-            os.replace(staging, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staging, target)
+        _write_files(staging, model, preprocessor, config, history or [], metrics or {})
+        _swap_into_place(staging, target)
+    except (OSError, SafetensorError) as exc:
+        raise write_failed(target, exc) from None
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _write_files(
+    folder: Path,
+    model: nn.Module,
+    preprocessor: Preprocessor,
+    config: dict[str, Any],
+    history: list[dict[str, Any]],
+    metrics: dict[str, Any],
+) -> None:
+    """Every file of the checkpoint, and MARKER, which lists them, last."""
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(folder / "model.safetensors"), metadata={"format": FORMAT})
+    _write_json(folder / "config.json", config)
+    for name, text in preprocessor.files().items():
+        (folder / name).write_text(text, encoding="utf-8")
+    (folder / "preprocess.json").write_text(preprocessor.to_json(), encoding="utf-8")
+    _write_json(folder / "history.json", history)
+    _write_json(folder / "metrics.json", metrics)
+    write_marker(folder)
+
+
+def write_marker(folder: Path) -> None:
+    """MARKER: the checkpoint's format and files, written once every file is complete."""
+    files = sorted(p.name for p in folder.iterdir() if p.name != MARKER)
+    _write_json(folder / MARKER, {"format": FORMAT, "complete": True, "files": files})
+
+
+def _swap_into_place(staging: Path, target: Path) -> None:
+    """Rename the finished staging folder to target; an old target is moved aside first and
+    removed after (a kill in between leaves it at a hidden name, never a half checkpoint).
+    Two jobs saving to the same folder at once: each checkpoint arrives whole, the last wins."""
+    for _ in range(5):
+        if not target.exists():
+            try:
+                os.replace(staging, target)
+                return
+            except OSError as exc:
+                if not _taken(exc):
+                    raise
+                continue
+        old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+        try:
+            os.replace(target, old)
+        except FileNotFoundError:  # another job moved it aside meanwhile
+            continue
+        try:
+            os.replace(staging, target)
+        except OSError as exc:
+            if not _taken(exc):
+                os.replace(old, target)  # put the old checkpoint back
+                raise
+        shutil.rmtree(old, ignore_errors=True)
+        if not staging.exists():
+            return
+    os.replace(staging, target)  # still racing: the OSError, named by the caller
+
+
+def _taken(exc: OSError) -> bool:
+    """The rename failed because another job's checkpoint arrived at the target meanwhile."""
+    return exc.errno in (errno.ENOTEMPTY, errno.EEXIST)
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -200,15 +263,42 @@ def load_checkpoint(
             f"{folder}: no such checkpoint folder; train one with `python -m amff train` "
             "or use checkpoints/amff-default"
         )
-    for name in FILES:
-        if not (folder / name).is_file():
-            raise InputError(f"{folder}: {name} is missing; this is not a complete checkpoint")
+    _check_complete(folder)
     config, model_config, schema = _load_config(folder)
     preprocessor = _load_preprocessor(folder, schema)
     model = _load_model(folder / "model.safetensors", model_config, schema)
     history = _read_json(folder / "history.json") if (folder / "history.json").is_file() else []
     metrics = _read_json(folder / "metrics.json") if (folder / "metrics.json").is_file() else {}
     return model, preprocessor, config, history, metrics
+
+
+def _check_complete(folder: Path) -> None:
+    """No symbolic links (a link could read any file on the machine), MARKER present (the job
+    that wrote the folder finished), and the files it lists present."""
+    try:
+        links = sorted(entry.name for entry in os.scandir(folder) if entry.is_symlink())
+    except OSError as exc:
+        raise InputError(
+            f"{folder}: cannot be listed ({exc.strerror or exc}); check its permissions"
+        ) from None
+    if links:
+        raise InputError(
+            f"{folder / links[0]}: a symbolic link; a checkpoint folder must hold its own "
+            "files, not links, so copy the real file in its place"
+        )
+    marker = folder / MARKER
+    if not marker.is_file():
+        raise InputError(
+            f"{folder}: {MARKER} is missing, so the job that wrote this checkpoint was "
+            "interrupted (or the copy is partial); rerun it to write a complete checkpoint"
+        )
+    listed = _read_json(marker)
+    files = listed.get("files") if isinstance(listed, dict) else None
+    if not isinstance(files, list) or listed.get("format") != FORMAT:
+        raise InputError(f"{marker}: not a checkpoint marker; the checkpoint is damaged, rerun it")
+    for name in (*FILES, *(str(f) for f in files)):
+        if not (folder / name).is_file():
+            raise InputError(f"{folder}: {name} is missing; this is not a complete checkpoint")
 
 
 def _load_config(folder: Path) -> tuple[dict[str, Any], ModelConfig, Any]:

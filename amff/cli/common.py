@@ -5,16 +5,17 @@ flag types and groups, the atomic CSV writer, and the guard that keeps outputs o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import math
 import os
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from amff.errors import InputError
+from amff.errors import InputError, write_failed
 
 
 class CliError(InputError):
@@ -135,20 +136,41 @@ def refuse_inside(out: Path, data: Path, what: str) -> None:
 
 def write_csv_chunks(frames: Iterable[Any], out: Path) -> int:
     """Write frames one after another as one CSV (one header) so a reader never sees half a
-    file: a temp file beside `out`, renamed at the end; on any error the temp file is removed
-    and `out` is left as it was. Returns the number of rows written."""
-    handle, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    file: a hidden temp file beside `out`, renamed at the end (a process killed midway leaves
+    at most that temp file; two jobs writing the same `out`: the last rename wins). On any
+    error the temp file is removed and `out` is left as it was; a write that fails (a full
+    disk, a read-only folder) is an InputError naming `out`. Returns the rows written."""
+    with writing(out):
+        handle, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
     rows, header = 0, True
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            for frame in frames:
-                frame.to_csv(stream, index=False, header=header, lineterminator="\n")
+        stream = os.fdopen(handle, "w", encoding="utf-8", newline="")
+        try:
+            for frame in frames:  # reading and scoring errors pass through as they are
+                with writing(out):
+                    frame.to_csv(stream, index=False, header=header, lineterminator="\n")
                 rows, header = rows + len(frame), False
-        os.replace(tmp, out)
+            with writing(out):
+                stream.flush()
+                os.fsync(stream.fileno())
+        finally:
+            with contextlib.suppress(OSError):  # after a failed write, closing fails again
+                stream.close()
+        with writing(out):
+            os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return rows
+
+
+@contextlib.contextmanager
+def writing(out: Path) -> Iterator[None]:
+    """An OSError inside (a full disk, no permission) becomes one InputError naming `out`."""
+    try:
+        yield
+    except OSError as exc:
+        raise write_failed(out, exc) from None
 
 
 def finite(value: Any) -> Any:

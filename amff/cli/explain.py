@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from amff.cli.common import add_modalities_flag, say
+from amff.cli.common import add_modalities_flag, say, writing
 from amff.errors import InputError
 
 
@@ -68,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
     result, attributions, attention = explain.explain_parts(
         predictor, patient, names, args.method, args.steps, 50, args.image_baseline
     )
-    explain.write_explanation(out, patient, result, attributions, attention)
+    with writing(out):  # staged beside out and renamed: all files or none
+        explain.write_explanation(out, patient, result, attributions, attention)
     say(f"wrote the explanation of patient {args.patient} to {out}")
     return 0
