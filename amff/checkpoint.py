@@ -35,7 +35,11 @@ from amff.errors import InputError, write_failed
 from amff.modalities import BUILTIN, get_spec
 from amff.nn.models import build_model
 
-FORMAT = "amff-checkpoint/1"
+FORMAT = "amff-checkpoint/2"  # /2: with MARKER
+# /1 checkpoints predate MARKER; their writer renamed a finished staging folder into place, so
+# one found under its own name is complete and loads without the marker
+LEGACY_FORMAT = "amff-checkpoint/1"
+READABLE = (LEGACY_FORMAT, FORMAT)
 FILES = ("model.safetensors", "config.json", "preprocess.json")  # and each modality's own
 MARKER = "complete.json"  # written last: a folder without it was not completely written
 
@@ -287,6 +291,11 @@ def _check_complete(folder: Path) -> None:
             "files, not links, so copy the real file in its place"
         )
     marker = folder / MARKER
+    if not marker.is_file() and _declared_format(folder) == LEGACY_FORMAT:
+        for name in FILES:
+            if not (folder / name).is_file():
+                raise InputError(f"{folder}: {name} is missing; this is not a complete checkpoint")
+        return
     if not marker.is_file():
         raise InputError(
             f"{folder}: {MARKER} is missing, so the job that wrote this checkpoint was "
@@ -294,17 +303,26 @@ def _check_complete(folder: Path) -> None:
         )
     listed = _read_json(marker)
     files = listed.get("files") if isinstance(listed, dict) else None
-    if not isinstance(files, list) or listed.get("format") != FORMAT:
+    if not isinstance(files, list) or listed.get("format") not in READABLE:
         raise InputError(f"{marker}: not a checkpoint marker; the checkpoint is damaged, rerun it")
     for name in (*FILES, *(str(f) for f in files)):
         if not (folder / name).is_file():
             raise InputError(f"{folder}: {name} is missing; this is not a complete checkpoint")
 
 
+def _declared_format(folder: Path) -> Any:
+    """config.json's format field, or None when it cannot be read (reported later)."""
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    return config.get("format") if isinstance(config, dict) else None
+
+
 def _load_config(folder: Path) -> tuple[dict[str, Any], ModelConfig, Any]:
     """config.json, checked: its format, settings within bounds, a threshold in [0, 1]."""
     config = _read_json(folder / "config.json")
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
+    if not isinstance(config, dict) or config.get("format") not in READABLE:
         raise InputError(
             f"{folder / 'config.json'}: not an AMFF-HT checkpoint config (format "
             f"{config.get('format') if isinstance(config, dict) else None!r}, expected {FORMAT!r})"

@@ -89,3 +89,21 @@ def test_a_cohort_that_does_not_fit_the_checkpoint_says_what_differs(trained_toy
     genes = make_toy_cohort(n=20, seed=5, n_genes=12)
     with pytest.raises(InputError, match="genes"):
         predictor.predict(genes)
+
+
+def test_a_checkpoint_from_before_the_marker_still_loads(trained_toy_checkpoint, tmp_path):
+    """amff-checkpoint/1 folders have no complete.json (their writer renamed a finished folder
+    into place, so one under its own name is complete); a /2 folder without it was cut short."""
+    legacy = tmp_path / "legacy"
+    shutil.copytree(trained_toy_checkpoint, legacy)
+    (legacy / "complete.json").unlink()
+    config = json.loads((legacy / "config.json").read_text())
+    assert config["format"] == "amff-checkpoint/2"
+    with pytest.raises(InputError, match="complete.json is missing.*interrupted"):
+        amff.load(legacy)
+    config["format"] = "amff-checkpoint/1"
+    (legacy / "config.json").write_text(json.dumps(config))
+    assert amff.load(legacy).kind == "amff"
+    (legacy / "preprocess.json").unlink()
+    with pytest.raises(InputError, match="preprocess.json is missing"):
+        amff.load(legacy)

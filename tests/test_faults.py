@@ -34,7 +34,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from toy import make_toy_cohort
+from support.toy import make_toy_cohort
 
 import amff
 from amff.cli import main
