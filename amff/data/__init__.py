@@ -1,1 +1,2 @@
-"""Cohorts: the folder format, the simulator, preprocessing and tensors."""
+"""Cohorts in memory (Patient, Cohort), the cohort folder (one reader and writer), CSV
+helpers, image decoding, the fitted preprocessors and tensors."""
