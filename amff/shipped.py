@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from amff import metrics
-from amff.checkpoint import save_checkpoint
 from amff.config import MODEL_KINDS, ModelConfig, TrainConfig
 from amff.modalities import all_subsets, subset_name
 
@@ -76,31 +75,13 @@ def make_default_checkpoints(
             callbacks=callbacks,
         )
         folder = out / f"{kind}-default"
-        save_checkpoint(
-            folder,
-            trained.model,
-            trained.preprocessor,
-            trained.model_config,
-            trained.train_config,
-            trained.threshold,
-            trained.history,
-            {"validation": trained.metrics},
-        )
+        trained.save(folder)
         predictor = amff.load(folder)
         held_out = heldout_metrics(predictor, test_cohort)
         held_out["train"] = {"n": TRAIN_N, "seed": TRAIN_SEED}
         held_out["test"] = {"n": TEST_N, "seed": TEST_SEED}
         held_out["validation"] = trained.metrics
-        save_checkpoint(
-            folder,
-            trained.model,
-            trained.preprocessor,
-            trained.model_config,
-            trained.train_config,
-            trained.threshold,
-            trained.history,
-            held_out,
-        )
+        trained.save(folder, held_out)
         log.warning(
             "%s: held-out AUROC %.3f (oracle %.3f)",
             kind,

@@ -9,8 +9,10 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -314,6 +316,21 @@ class TrainedModel:
     train_ids: list[str] = field(default_factory=list)
     val_ids: list[str] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
+
+    def save(self, path: str | os.PathLike[str], metrics: dict[str, Any] | None = None) -> Path:
+        """Save as a checkpoint folder (metrics.json: `metrics`, default the validation ones)."""
+        from amff.checkpoint import save_checkpoint
+
+        return save_checkpoint(
+            path,
+            self.model,
+            self.preprocessor,
+            self.model_config,
+            self.train_config,
+            self.threshold,
+            self.history,
+            {"validation": self.metrics} if metrics is None else metrics,
+        )
 
 
 def split_ids(cohort: Cohort, val_fraction: float, seed: int) -> tuple[list[str], list[str]]:

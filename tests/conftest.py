@@ -37,21 +37,12 @@ def toy_batch(toy_cohort, toy_preprocessor):
 @pytest.fixture(scope="session")
 def trained_toy_checkpoint(tmp_path_factory, toy_cohort):
     """A small AMFF-HT trained on the toy cohort and saved (shared by several test files)."""
-    from amff.checkpoint import save_checkpoint
     from amff.config import ModelConfig, TrainConfig
     from amff.trainer import train
 
     trained = train(toy_cohort, ModelConfig(kind="amff"), TrainConfig(epochs=4, seed=0))
     folder = tmp_path_factory.mktemp("ckpt") / "amff-toy"
-    save_checkpoint(
-        folder,
-        trained.model,
-        trained.preprocessor,
-        trained.model_config,
-        trained.train_config,
-        trained.threshold,
-        trained.history,
-    )
+    trained.save(folder, metrics={})  # metrics.json stays empty
     return folder
 
 

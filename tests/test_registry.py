@@ -169,15 +169,7 @@ def test_a_fifth_modality_end_to_end(labs, toy_cohort, tmp_path):
     trained = amff.train(cohort, amff.ModelConfig(kind="amff"), amff.TrainConfig(epochs=2))
     assert "encoders.encoders.labs.net.0.weight" in trained.model.state_dict()
     ckpt = tmp_path / "ckpt"
-    amff.save_checkpoint(
-        ckpt,
-        trained.model,
-        trained.preprocessor,
-        trained.model_config,
-        trained.train_config,
-        trained.threshold,
-        trained.history,
-    )
+    trained.save(ckpt)
     predictor = amff.load(ckpt)
     assert predictor.modalities == ("tabular", "text", "image", "rna", "labs")
     frame = predictor.predict(cohort)

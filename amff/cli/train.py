@@ -72,7 +72,6 @@ def configs(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfig]:
 def run(args: argparse.Namespace) -> int:
     """Train in one process, or data-parallel in every process torchrun starts (rank 0 writes)."""
     from amff import distributed
-    from amff.checkpoint import save_checkpoint
     from amff.data.folder import read_cohort
     from amff.trainer import train
 
@@ -98,16 +97,7 @@ def run(args: argparse.Namespace) -> int:
             device=device,
         )
         if ctx.is_main:
-            save_checkpoint(
-                out,
-                trained.model,
-                trained.preprocessor,
-                trained.model_config,
-                trained.train_config,
-                trained.threshold,
-                trained.history,
-                {"validation": trained.metrics},
-            )
+            trained.save(out)
             where = f"trained on {ctx.world_size} processes, " if ctx.distributed else ""
             say(
                 f"saved {args.model} checkpoint to {out} ({where}validation AUROC "
