@@ -17,12 +17,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import combinations
-from typing import TYPE_CHECKING, overload
+from typing import overload
 
 from amff.modalities.spec import ModalitySpec
-
-if TYPE_CHECKING:
-    pass
 
 _REGISTRY: dict[str, ModalitySpec] = {}
 _MEMBERS: dict[str, Modality] = {}
