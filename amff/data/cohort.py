@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +146,7 @@ class Cohort:
         for m in MODALITIES:
             if m is not Modality.TABULAR:
                 part = m.spec.subset(m.spec.data(self), ids)
-                cohort = _replace(cohort, **m.spec.with_data(cohort, part))
+                cohort = replace(cohort, **m.spec.with_data(cohort, part))
         return cohort
 
     @classmethod
@@ -169,7 +169,7 @@ class Cohort:
         for m in MODALITIES:
             if m is not Modality.TABULAR:
                 part = m.spec.collect(patients, genes=genes)
-                cohort = _replace(cohort, **m.spec.with_data(cohort, part))
+                cohort = replace(cohort, **m.spec.with_data(cohort, part))
         return cohort
 
     # -- writing ---------------------------------------------------------------------------
@@ -178,12 +178,6 @@ class Cohort:
         from amff.data.folder import write_cohort
 
         return write_cohort(self, path, overwrite)
-
-
-def _replace(cohort: Cohort, **changes: Any) -> Cohort:
-    from dataclasses import replace
-
-    return replace(cohort, **changes)
 
 
 def _check_new_ids(ids: list[str]) -> None:
